@@ -1,0 +1,29 @@
+# Two commands do all the set-up: `make run` (the main job) and `make test` (every test).
+# Both first install what they need: uv, the locked environment in .venv, and Debian's
+# Fashion-MNIST files where apt is available.
+VENV := .venv
+STAMP := $(VENV)/.installed
+FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+PYTEST_ARGS ?=
+
+.PHONY: run test install notebooks
+
+run: $(STAMP)
+	$(VENV)/bin/xai-gan run
+
+test: $(STAMP)
+	XAI_GAN_PROFILE=ci $(VENV)/bin/python -m pytest tests notebooks --nbval --nbval-current-env $(PYTEST_ARGS)
+
+install: $(STAMP)
+
+# Re-run every notebook at full size and store the outputs (for reading on GitHub).
+notebooks: $(STAMP)
+	XAI_GAN_PROFILE=full $(VENV)/bin/python notebooks/execute.py notebooks/*.ipynb
+
+$(STAMP): pyproject.toml uv.lock
+	python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	python3 -m uv sync --frozen --extra dev
+	@if [ ! -e $(FASHION_MNIST) ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		(apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist) \
+		|| echo "warning: apt could not install dataset-fashion-mnist; its tests will be skipped"; fi
+	touch $@

@@ -1,0 +1,41 @@
+"""Run sizes: ``full`` (the real thing) and ``ci`` (minutes on a CPU, for tests and nbval).
+
+The profile is chosen by argument, else by the environment variable ``XAI_GAN_PROFILE``.
+"""
+from __future__ import annotations
+
+import os
+
+PROFILE_ENV = "XAI_GAN_PROFILE"
+PROFILES = {
+    # epochs per dataset and model: each zoo model trains in under 3 minutes on a 2-core CPU
+    "full": {"image_size": {"shapes": 64, "default": 32}, "n_train": 6000, "n_eval": 1000,
+             "models": ["vgg", "resnet", "mobilenet", "densenet"],
+             "epochs": {"shapes": {"vgg": 8, "resnet": 7, "mobilenet": 10, "default": 8},
+                        "fashion-mnist": {"vgg": 5, "resnet": 3, "mobilenet": 5,
+                                          "densenet": 4, "default": 3},
+                        "default": {"default": 5}}},
+    "ci": {"image_size": {"default": 32}, "n_train": 600, "n_eval": 120,
+           "models": ["vgg", "resnet"], "epochs": {"default": {"default": 2}}},
+}
+
+
+def profile_name(name: str | None = None) -> str:
+    name = name or os.environ.get(PROFILE_ENV, "full")
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r} (from ${PROFILE_ENV}?): "
+                         f"choose from {sorted(PROFILES)}")
+    return name
+
+
+def profile_settings(name: str | None = None) -> dict:
+    """The settings of profile ``name`` (default: ``$XAI_GAN_PROFILE``, else ``full``)."""
+    name = profile_name(name)
+    return {"name": name, **PROFILES[name]}
+
+
+def lookup(table: dict, *keys: str):
+    """``table[k1][k2]...``, falling back to the ``"default"`` entry at each level."""
+    for key in keys:
+        table = table.get(key, table["default"])
+    return table

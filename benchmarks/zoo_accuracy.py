@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from xai_gan import cli
+from xai_gan import pipeline
 from xai_gan.zoo import ZOO
 
 
@@ -30,9 +30,9 @@ def main() -> None:
     args = parser.parse_args()
     tables = []
     for dataset in args.datasets:
-        argv = ["train-classifiers", "--profile", "full", "--dataset", dataset,
-                "--run-dir", str(args.run_dir / dataset), "--models", *args.models]
-        tables.append(cli.train_classifiers(cli.parser().parse_args(argv)))
+        config = pipeline.RunConfig(run_dir=args.run_dir / dataset, dataset=dataset,
+                                    profile="full", models=args.models)
+        tables.append(pipeline.train_classifiers(config))
     table = pd.concat(tables)[["dataset", "model", "image_size", "epochs", "train_seconds",
                                "test_accuracy", "parameters"]]
     print(f"\ntorch {torch.__version__}, {torch.get_num_threads()} threads")

@@ -4,9 +4,11 @@ import sys
 
 import pandas as pd
 
+import xai_gan as xg
 from xai_gan import cli
 
-SMALL = ["--profile", "ci", "--epochs", "1", "--n-train", "64", "--batch-size", "32"]
+SMALL = ["--profile", "ci", "--epochs", "1", "--n-train", "64", "--batch-size", "32",
+         "--image-size", "32"]
 
 
 def test_train_classifiers_writes_checkpoints_and_resumes(tmp_path):
@@ -15,7 +17,7 @@ def test_train_classifiers_writes_checkpoints_and_resumes(tmp_path):
     assert cli.main(argv) == 0
     table = pd.read_csv(tmp_path / "classifiers" / "classifiers.csv")
     assert table["model"].tolist() == ["vgg", "mobilenet"]
-    assert table["test_accuracy"].between(0, 1).all() and (table["n_test"] == 120).all()
+    assert table["test_accuracy"].between(0, 1).all() and (table["n_test"] == 200).all()
     checkpoint = tmp_path / "classifiers" / "vgg.pt"
     stamp = checkpoint.stat().st_mtime_ns
     assert cli.main(argv) == 0  # a finished stage is not trained again
@@ -24,12 +26,27 @@ def test_train_classifiers_writes_checkpoints_and_resumes(tmp_path):
     pd.testing.assert_frame_equal(table, again)
 
 
-def test_run_writes_a_summary(tmp_path):
-    assert cli.main(["run", "--run-dir", str(tmp_path), "--models", "vgg", *SMALL]) == 0
+def test_run_trains_builds_and_summarises(tmp_path):
+    argv = ["run", "--run-dir", str(tmp_path), "--models", "vgg", "--k", "4", *SMALL]
+    assert cli.main(argv) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["profile"] == "ci"
+    assert summary["profile"] == "ci" and summary["config"]["k"] == 4
     assert [c["model"] for c in summary["classifiers"]] == ["vgg"]
-    assert summary["stage_seconds"]["train-classifiers"] > 0
+    assert set(summary["stage_seconds"]) == {"train-classifiers", "build-representations"}
+    assert [(r["split"], r["n"], r["k"]) for r in summary["representations"]] == [
+        ("train", 64, 4), ("val", 200, 4), ("test", 200, 4)]
+    store = xg.representation.RepresentationStore(tmp_path / "representations/vgg/test")
+    assert store[0]["cgms"].shape == (4, 32, 32)
+    chunk = tmp_path / "representations/vgg/test/chunk-00000"
+    stamp = chunk.stat().st_mtime_ns
+    assert cli.main(argv) == 0  # the second run resumes: nothing is rebuilt
+    assert chunk.stat().st_mtime_ns == stamp
+
+
+def test_build_representations_needs_a_trained_classifier(tmp_path, capsys):
+    assert cli.main(["build-representations", "--run-dir", str(tmp_path), "--models", "vgg",
+                     *SMALL]) == 2
+    assert "xai-gan train-classifiers --models vgg" in capsys.readouterr().err
 
 
 def test_missing_dataset_is_a_clear_error(tmp_path, capsys):

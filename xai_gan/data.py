@@ -88,6 +88,19 @@ def _convert(image: torch.Tensor, image_size: int, channels: int) -> torch.Tenso
     return image.contiguous()
 
 
+def _resize_all(images: np.ndarray, size: int, chunk: int = 4096) -> np.ndarray:
+    """Resize uint8 (N, H, W, C) images once, up front, rather than at every access."""
+    if images.shape[1:3] == (size, size):
+        return images
+    out = np.empty((len(images), size, size, images.shape[-1]), np.uint8)
+    for start in range(0, len(images), chunk):
+        part = torch.from_numpy(images[start:start + chunk]).permute(0, 3, 1, 2).float()
+        part = F.interpolate(part, size=(size, size), mode="bilinear", align_corners=False,
+                             antialias=True)
+        out[start:start + chunk] = part.round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
+    return out
+
+
 class ArrayDataset(Dataset):
     """Images held in memory as uint8 (N, H, W[, C]) with integer labels."""
 
@@ -95,12 +108,12 @@ class ArrayDataset(Dataset):
                  image_size: int | None, channels: int | None):
         if len(images) != len(labels):
             raise ValueError(f"{len(images)} images but {len(labels)} labels")
-        self.images = images if images.ndim == 4 else images[..., None]
+        images = images if images.ndim == 4 else images[..., None]
         self.labels = labels.astype(np.int64)
         self.name, self.classes = name, tuple(classes)
-        self.native_channels = self.images.shape[-1]
-        self.channels = channels or self.native_channels
-        self.image_size = image_size or self.images.shape[1]
+        self.channels = channels or images.shape[-1]
+        self.image_size = image_size or images.shape[1]
+        self.images = _resize_all(images, self.image_size)
 
     def __len__(self) -> int:
         return len(self.labels)

@@ -1,0 +1,243 @@
+import numpy as np
+import pytest
+import torch
+from pytorch_grad_cam import GradCAM
+from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+import xai_gan as xg
+from xai_gan import representation as rep
+from xai_gan.zoo import ZOO
+
+
+def hooks_left(model):
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks)
+               for m in model.modules())
+
+
+def pearson(a: torch.Tensor, b: torch.Tensor) -> float:
+    a, b = a.flatten().double(), b.flatten().double()
+    a, b = a - a.mean(), b - b.mean()
+    return float((a * b).sum() / (a.norm() * b.norm()).clamp_min(1e-12))
+
+
+@pytest.fixture(scope="module")
+def images():
+    ds = xg.data.load("shapes", "test", 32, n=6, seed=1)
+    return torch.stack([ds[i]["image"] for i in range(6)])
+
+
+@pytest.mark.parametrize("name", sorted(ZOO) + ["torchvision:resnet18", "torchvision:vgg11",
+                                                "torchvision:densenet121",
+                                                "torchvision:mobilenet_v3_small",
+                                                "torchvision:efficientnet_b0"])
+def test_layer_gradcams_shape_range_and_hooks(name, images):
+    model = xg.classifiers.build(name, num_classes=6, seed=0)
+    maps = rep.layer_gradcams(model, images)
+    n_layers = len(xg.classifiers.conv_layers(model, image_size=32))
+    assert maps.shape == (6, n_layers, 32, 32)
+    assert maps.min() >= 0 and maps.max() <= 1 and torch.isfinite(maps).all()
+    nonzero = maps.amax((2, 3)) > 0
+    assert nonzero.any()  # random weights leave some maps without positive evidence
+    torch.testing.assert_close(maps.amax((2, 3))[nonzero], torch.ones(int(nonzero.sum())))
+    torch.testing.assert_close(maps.amin((2, 3)), torch.zeros(6, n_layers))  # min-max scaled
+    assert hooks_left(model) == 0
+
+
+def test_layer_gradcams_on_inception_v3():
+    model = xg.classifiers.build("torchvision:inception_v3", num_classes=4, seed=0)
+    maps = rep.layer_gradcams(model, torch.rand(2, 3, 96, 96))
+    assert maps.shape == (2, 94, 96, 96)
+
+
+def test_one_forward_and_one_backward(images):
+    model = xg.classifiers.build("resnet", 6, seed=0)
+    calls = {"forward": 0, "backward": 0}
+
+    def count_forward(module, args, output):
+        calls["forward"] += 1
+        output.register_hook(lambda grad: calls.__setitem__("backward", calls["backward"] + 1))
+
+    handle = model.register_forward_hook(count_forward)
+    rep.layer_gradcams(model, images)
+    handle.remove()
+    assert calls == {"forward": 1, "backward": 1}
+
+
+def test_targets_default_to_the_predicted_class(images):
+    model = xg.classifiers.build("vgg", 6, seed=3).eval()
+    with torch.no_grad():
+        predicted = model(images).argmax(1)
+    default = rep.layer_gradcams(model, images)
+    torch.testing.assert_close(default, rep.layer_gradcams(model, images, targets=predicted))
+    other = (predicted + 1) % 6
+    assert not torch.allclose(default, rep.layer_gradcams(model, images, targets=other))
+    single = rep.layer_gradcams(model, images[:1], targets=int(predicted[0]))
+    torch.testing.assert_close(single, default[:1], atol=1e-5, rtol=1e-4)
+
+
+def test_frozen_model_under_no_grad_gives_the_same_maps(images):
+    model = xg.classifiers.build("mobilenet", 6, seed=0).train()
+    expected = rep.layer_gradcams(model, images)
+    assert model.training, "the model's mode is restored"
+    for p in model.parameters():
+        p.requires_grad_(False)
+    with torch.no_grad():
+        frozen = rep.layer_gradcams(model, images)
+    torch.testing.assert_close(frozen, expected)
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_hooks_are_removed_when_an_error_is_raised(images):
+    model = xg.classifiers.build("densenet", 6, seed=0)
+    with pytest.raises(ValueError, match="3 targets for 6 images"):
+        rep.layer_gradcams(model, images, targets=[0, 1, 2])
+    assert hooks_left(model) == 0
+    with pytest.raises(ValueError, match="NaN"):
+        rep.layer_gradcams(model, images * float("nan"))
+    with pytest.raises(ValueError, match="no layer named 'nope'"):
+        rep.layer_gradcams(model, images, layers=["nope"])
+
+
+@pytest.mark.parametrize("name", ["vgg", "resnet", "mobilenet", "densenet", "inception",
+                                  "torchvision:resnet18", "torchvision:vgg11"])
+def test_agrees_with_pytorch_grad_cam_layer_by_layer(name, images):
+    model = xg.classifiers.build(name, num_classes=6, seed=2).eval()
+    layers = xg.classifiers.conv_layers(model, image_size=32)
+    ours = rep.layer_gradcams(model, images)
+    with torch.no_grad():
+        predicted = model(images).argmax(1)
+    targets = [ClassifierOutputTarget(int(t)) for t in predicted]
+    worst = 1.0
+    for index, (_, layer) in enumerate(layers):
+        with GradCAM(model=model, target_layers=[layer]) as cam:
+            reference = torch.from_numpy(cam(input_tensor=images, targets=targets))
+        for b in range(len(images)):
+            if reference[b].max() > 0 and ours[b, index].max() > 0:
+                worst = min(worst, pearson(ours[b, index], reference[b]))
+            else:  # no positive evidence: both must be empty
+                assert reference[b].max() == 0 and ours[b, index].max() == 0
+    assert worst >= 0.99
+
+
+def test_cumulative_positions_follow_the_paper():
+    assert rep.cumulative_positions(20, 8) == [0, 3, 6, 9, 12, 14, 17, 19]
+    assert rep.cumulative_positions(101, 8) == [0, 15, 29, 43, 58, 72, 86, 100]
+    assert rep.cumulative_positions(3, 8) == [0, 1, 1, 1, 2, 2, 2, 2]  # L < k: repeats
+    assert rep.cumulative_positions(20, 1) == [19]
+    with pytest.raises(ValueError):
+        rep.cumulative_positions(0, 8)
+
+
+def test_cumulative_maps_are_deepest_first_running_means():
+    torch.manual_seed(0)
+    maps = torch.rand(2, 20, 8, 8)
+    cgms = rep.cumulative_maps(maps, k=8)
+    assert cgms.shape == (2, 8, 8, 8)
+    torch.testing.assert_close(cgms[:, 0], maps[:, -1])  # deepest layer alone
+    torch.testing.assert_close(cgms[:, -1], maps.mean(1))  # all layers
+    torch.testing.assert_close(cgms[:, 1], maps[:, -4:].mean(1))  # position 3: 4 deepest
+    assert rep.cumulative_maps(torch.full((1, 5, 4, 4), 0.3), k=8).sub(0.3).abs().max() < 1e-6
+    assert rep.cumulative_maps(maps[:, :3], k=8).shape == (2, 8, 8, 8)
+
+
+# ----------------------------------------------------------------------------- the store
+
+@pytest.fixture(scope="module")
+def store_setup():
+    dataset = xg.data.load("shapes", "val", 32, n=70, seed=2)
+    model = xg.classifiers.build("vgg", 6, seed=0)
+    return model, dataset
+
+
+def build(model, dataset, path, **kw):
+    options = dict(k=4, batch_size=16, chunk_size=32, progress=False)
+    return rep.build(model, dataset, path, **{**options, **kw})
+
+
+def test_store_holds_what_the_representation_says(store_setup, tmp_path):
+    model, dataset = store_setup
+    store = build(model, dataset, tmp_path / "s")
+    assert len(store) == 70 and store.k == 4 and store.image_size == 32
+    meta = store.metadata
+    assert meta["model"]["name"] == "vgg" and meta["target"] == "gradcam"
+    assert meta["model_hash"] == rep.model_hash(model) and len(meta["layers"]) == 9
+    images = torch.stack([dataset[i]["image"] for i in range(64, 70)])
+    expected = rep.cumulative_maps(rep.layer_gradcams(model, images), 4)
+    target = xg.explainers.get("gradcam")(model, images)
+    with torch.no_grad():
+        predicted = model(images).argmax(1)
+    for j, i in enumerate(range(64, 70)):
+        item = store[i]
+        assert set(item) == {"image", "cgms", "target", "label", "pred", "correct", "mask"}
+        assert (item["image"] - dataset[i]["image"]).abs().max() <= 0.5 / 255 + 1e-6
+        torch.testing.assert_close(item["cgms"], expected[j], atol=2e-3, rtol=0)
+        torch.testing.assert_close(item["target"], target[j], atol=2e-3, rtol=0)
+        torch.testing.assert_close(item["mask"], dataset[i]["mask"], atol=2e-3, rtol=0)
+        assert item["label"] == dataset[i]["label"] and item["pred"] == int(predicted[j])
+        assert item["correct"] == (item["pred"] == item["label"])
+
+
+def test_interrupted_build_resumes_to_the_same_store(store_setup, tmp_path):
+    model, dataset = store_setup
+    whole = build(model, dataset, tmp_path / "whole")
+
+    class Interrupt(torch.utils.data.Dataset):  # killed inside the second chunk
+        name, split, classes = dataset.name, dataset.split, dataset.classes
+
+        def __init__(self):
+            self.calls = 0
+
+        def __len__(self):
+            return len(dataset)
+
+        def __getitem__(self, i):
+            self.calls += 1
+            if self.calls > 50:
+                raise KeyboardInterrupt
+            return dataset[i]
+
+    with pytest.raises(KeyboardInterrupt):
+        build(model, Interrupt(), tmp_path / "resumed")
+    assert sorted(p.name for p in (tmp_path / "resumed").iterdir()) == [
+        "chunk-00000", "metadata.json"]
+    with pytest.raises(ValueError, match="incomplete"):
+        rep.RepresentationStore(tmp_path / "resumed")
+    resumed = build(model, dataset, tmp_path / "resumed")
+    assert sorted(p.name for p in (tmp_path / "resumed").iterdir()) == [
+        "chunk-00000", "chunk-00001", "chunk-00002", "metadata.json"]
+    for i in range(len(whole)):
+        a, b = whole[i], resumed[i]
+        for key in a:
+            assert torch.equal(torch.as_tensor(a[key]), torch.as_tensor(b[key])), (i, key)
+
+
+def test_store_refuses_other_settings(store_setup, tmp_path):
+    model, dataset = store_setup
+    build(model, dataset, tmp_path / "s")
+    with pytest.raises(ValueError, match="k 4 != 8"):
+        build(model, dataset, tmp_path / "s", k=8)
+    with pytest.raises(ValueError, match="target 'gradcam' != 'gradcam\\+\\+'"):
+        build(model, dataset, tmp_path / "s", target="gradcam++")
+    other = xg.classifiers.build("vgg", 6, seed=1)
+    with pytest.raises(ValueError, match="model_hash"):
+        build(other, dataset, tmp_path / "s")
+    with pytest.raises(ValueError, match="not 64x64"):
+        build(model, dataset, tmp_path / "t", image_size=64)
+    with pytest.raises(ValueError, match="unknown explainer 'sise2'"):
+        build(model, dataset, tmp_path / "u", target="sise2")
+    with pytest.raises(FileNotFoundError, match="not a representation store"):
+        rep.RepresentationStore(tmp_path)
+
+
+def test_stores_combine_for_joint_training(store_setup, tmp_path):
+    model, dataset = store_setup
+    a = build(model, dataset, tmp_path / "a")
+    b = build(xg.classifiers.build("resnet", 6, seed=0), dataset, tmp_path / "b")
+    joint = rep.combine([a, tmp_path / "b"])
+    assert len(joint) == 140
+    batch = torch.utils.data.default_collate([joint[0], joint[100]])
+    assert batch["cgms"].shape == (2, 4, 32, 32)
+    c = build(model, dataset, tmp_path / "c", k=8)
+    with pytest.raises(ValueError, match="differ in"):
+        rep.combine([a, c])
+    assert np.isclose(b.metadata["positions"][-1], len(b.metadata["layers"]) - 1)

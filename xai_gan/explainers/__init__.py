@@ -1,0 +1,9 @@
+"""Explainers behind one interface: ``get(name)(model, images, targets=None) -> (B, H, W)``.
+
+A new method is one file: subclass :class:`Explainer`, override ``explain``, and decorate the
+class with ``@register("name")``.
+"""
+from .base import REGISTRY, Explainer, available, get, register
+from . import cam  # noqa: F401  (registers the CAM family)
+
+__all__ = ["Explainer", "REGISTRY", "available", "get", "register"]

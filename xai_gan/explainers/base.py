@@ -1,0 +1,68 @@
+"""The explainer interface and its registry."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+REGISTRY: dict[str, type["Explainer"]] = {}
+
+
+def register(name: str):
+    """Class decorator: make an :class:`Explainer` available as ``get(name)``."""
+    def decorate(cls):
+        if name in REGISTRY:
+            raise ValueError(f"explainer {name!r} is registered twice")
+        REGISTRY[name] = cls
+        cls.name = name
+        return cls
+    return decorate
+
+
+def available() -> list[str]:
+    return sorted(REGISTRY)
+
+
+def get(name: str, **options) -> "Explainer":
+    """An explainer instance by name; ``options`` go to its constructor."""
+    try:
+        return REGISTRY[name](**options)
+    except KeyError:
+        raise ValueError(f"unknown explainer {name!r}; choose from {available()}") from None
+
+
+class Explainer:
+    """Base class: validates input, picks targets, normalises; subclasses override ``explain``.
+
+    Calling an explainer returns a (B, H, W) float tensor in [0, 1] (each map divided by its
+    maximum; an all-zero map stays zero) on the images' device. ``targets=None`` explains the predicted class. The model is
+    put in eval mode for the call and its mode restored.
+    """
+
+    name = "explainer"
+
+    def explain(self, model: nn.Module, images: torch.Tensor,
+                targets: torch.Tensor) -> torch.Tensor:
+        """Non-negative (B, H, W) relevance of ``targets`` (a (B,) long tensor)."""
+        raise NotImplementedError
+
+    def __call__(self, model: nn.Module, images: torch.Tensor, targets=None) -> torch.Tensor:
+        if images.ndim != 4:
+            raise ValueError(f"images must be (B, C, H, W), got shape {tuple(images.shape)}")
+        if not torch.isfinite(images).all():
+            raise ValueError("images contain NaN or infinite values")
+        was_training = model.training
+        model.eval()
+        try:
+            if targets is None:
+                with torch.no_grad():
+                    targets = model(images).argmax(1)
+            targets = torch.as_tensor(targets, device=images.device).long().reshape(-1)
+            if targets.numel() == 1:
+                targets = targets.expand(len(images))
+            if len(targets) != len(images):
+                raise ValueError(f"{len(targets)} targets for {len(images)} images")
+            heat = self.explain(model, images, targets).float().clamp_min(0)
+        finally:
+            model.train(was_training)
+        peak = heat.amax((1, 2), keepdim=True)
+        return heat / torch.where(peak > 0, peak, 1)

@@ -1,0 +1,140 @@
+"""The stages of a run, shared by the CLI and the notebooks.
+
+Every stage reads and writes one run folder, so the CLI, a notebook and a Colab session can
+each pick up where another stopped. Finished work is skipped on a re-run; an interrupted
+training resumes from its last epoch, an interrupted store build from its last chunk.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from . import classifiers, data, representation
+from .io import atomic_path, save_json
+from .profiles import lookup, profile_settings
+
+
+@dataclass
+class RunConfig:
+    """What a run does; ``None`` fields take the profile's value."""
+
+    run_dir: Path = Path("runs/default")
+    dataset: str = "shapes"
+    data_root: str | None = None
+    download: bool = False
+    image_size: int | None = None
+    profile: str | None = None
+    device: str | None = None
+    seed: int = 0
+    models: list[str] | None = None
+    epochs: int | None = None
+    batch_size: int = 64
+    lr: float = 3e-3
+    n_train: int | None = None
+    k: int = 8
+    target: str = "gradcam"
+    settings: dict = field(init=False, repr=False)
+
+    def __post_init__(self):
+        self.run_dir = Path(self.run_dir)
+        self.settings = profile_settings(self.profile)
+        self.models = self.models or self.settings["models"]
+        self.image_size = self.image_size or lookup(self.settings["image_size"], self.dataset)
+
+    def checkpoint(self, model: str) -> Path:
+        return self.run_dir / "classifiers" / f"{model.replace(':', '_')}.pt"
+
+    def store_dir(self, model: str, split: str) -> Path:
+        return self.run_dir / "representations" / model.replace(":", "_") / split
+
+
+def datasets(config: RunConfig) -> dict:
+    """The train, val and test splits the configuration asks for."""
+    kwargs = {}
+    if config.data_root:
+        kwargs["root"] = config.data_root
+    if config.download:
+        kwargs["download"] = True
+    out = {}
+    for split in data.SPLITS:
+        if config.dataset == "shapes":
+            n = config.n_train or config.settings["n_train"] if split == "train" \
+                else config.settings["n_eval"]
+            kwargs.update(seed=config.seed, n=n)
+        out[split] = data.load(config.dataset, split, config.image_size, **kwargs)
+    return out
+
+
+def load_classifier(config: RunConfig, model: str):
+    """A trained classifier of the run (eval mode)."""
+    path = config.checkpoint(model)
+    if not path.exists():
+        raise FileNotFoundError(f"no classifier checkpoint {path}: run "
+                                f"`xai-gan train-classifiers --models {model}` first")
+    return classifiers.load_checkpoint(path, device=config.device)["model"]
+
+
+def train_classifiers(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
+    """Train (or resume, or reload) each classifier; write ``classifiers/classifiers.csv``."""
+    splits = splits or datasets(config)
+    train = splits["train"]
+    rows = []
+    for name in config.models:
+        epochs = config.epochs or lookup(config.settings["epochs"], config.dataset, name)
+        model = classifiers.build(name, num_classes=len(train.classes),
+                                  in_channels=train.channels, seed=config.seed)
+        path = config.checkpoint(name)
+        history = classifiers.train(model, train, splits["val"], epochs=epochs,
+                                    batch_size=config.batch_size, lr=config.lr,
+                                    seed=config.seed, device=config.device, checkpoint=path)
+        test = classifiers.evaluate(model, splits["test"], device=config.device)
+        rows.append({"model": name, "dataset": config.dataset, "image_size": train.image_size,
+                     "epochs": history[-1]["epoch"], "train_seconds": history[-1]["seconds"],
+                     "val_accuracy": history[-1].get("val_accuracy"),
+                     "test_accuracy": test["accuracy"], "n_test": test["n"],
+                     "parameters": classifiers.count_parameters(model),
+                     "checkpoint": str(path)})
+        print(f"{name}: test accuracy {test['accuracy']:.4f} "
+              f"after {history[-1]['seconds']:.0f} s of training", flush=True)
+    table = pd.DataFrame(rows)
+    with atomic_path(config.run_dir / "classifiers" / "classifiers.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    return table
+
+
+def build_representations(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
+    """Build the representation store of every split for each trained classifier."""
+    splits = splits or datasets(config)
+    rows = []
+    for name in config.models:
+        model = load_classifier(config, name)
+        for split, ds in splits.items():
+            tic = time.perf_counter()
+            store = representation.build(model, ds, config.store_dir(name, split), k=config.k,
+                                         target=config.target, device=config.device)
+            rows.append({"model": name, "split": split, "n": len(store), "k": store.k,
+                         "layers": len(store.metadata["layers"]),
+                         "seconds": time.perf_counter() - tic})
+    return pd.DataFrame(rows)
+
+
+def run(config: RunConfig) -> dict:
+    """The main job: every stage in order; writes ``summary.json`` into the run folder."""
+    splits = datasets(config)
+    seconds, tables = {}, {}
+    for stage, func in [("train-classifiers", train_classifiers),
+                        ("build-representations", build_representations)]:
+        tic = time.perf_counter()
+        tables[stage] = func(config, splits)
+        seconds[stage] = time.perf_counter() - tic
+    summary = {"profile": config.settings["name"],
+               "config": {k: v for k, v in asdict(config).items() if k != "settings"},
+               "stage_seconds": seconds,
+               "classifiers": tables["train-classifiers"].drop(columns="checkpoint")
+               .to_dict("records"),
+               "representations": tables["build-representations"].to_dict("records")}
+    save_json(summary, config.run_dir / "summary.json")
+    return summary

@@ -245,7 +245,8 @@ def train(model: nn.Module, train_ds: Dataset, val_ds: Dataset | None = None, ep
         state = load_checkpoint(checkpoint, model)
         if state["config"] != config:
             raise ValueError(f"checkpoint {checkpoint} was trained with {state['config']}, "
-                             f"not {config}; pass resume=False to start again")
+                             f"not {config}; pass resume=False to start again "
+                             f"(CLI: use another --run-dir)")
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         history, start = state["history"], state["epoch"]

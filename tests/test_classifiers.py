@@ -128,28 +128,15 @@ def test_training_is_seeded(tiny_shapes):
     assert runs[0][1][0]["train_loss"] == runs[1][1][0]["train_loss"]
 
 
-def test_resume_after_interruption_continues_the_same_run(tiny_shapes, tmp_path):
+def test_resume_after_interruption_continues_the_same_run(tiny_shapes, tmp_path, interrupting):
     train, val = tiny_shapes
     settings = dict(epochs=3, batch_size=32, seed=2, progress=False)
     full = xg.classifiers.build("resnet", 6, seed=4)
     full_history = xg.classifiers.train(full, train, val, **settings)
-
-    class Interrupt(torch.utils.data.Dataset):  # dies in the middle of epoch 2
-        def __init__(self):
-            self.calls = 0
-
-        def __len__(self):
-            return len(train)
-
-        def __getitem__(self, i):
-            self.calls += 1
-            if self.calls > len(train) + 40:
-                raise KeyboardInterrupt
-            return train[i]
-
     ckpt = tmp_path / "resnet.pt"
+    killed = interrupting(train, len(train) + 40)  # in the middle of epoch 2
     with pytest.raises(KeyboardInterrupt):
-        xg.classifiers.train(xg.classifiers.build("resnet", 6, seed=4), Interrupt(), val,
+        xg.classifiers.train(xg.classifiers.build("resnet", 6, seed=4), killed, val,
                              checkpoint=ckpt, **settings)
     assert xg.classifiers.load_checkpoint(ckpt)["epoch"] == 1
     assert not list(tmp_path.glob(".*tmp")), "no temporary file left behind"

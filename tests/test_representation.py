@@ -177,27 +177,11 @@ def test_store_holds_what_the_representation_says(store_setup, tmp_path):
         assert item["correct"] == (item["pred"] == item["label"])
 
 
-def test_interrupted_build_resumes_to_the_same_store(store_setup, tmp_path):
+def test_interrupted_build_resumes_to_the_same_store(store_setup, tmp_path, interrupting):
     model, dataset = store_setup
     whole = build(model, dataset, tmp_path / "whole")
-
-    class Interrupt(torch.utils.data.Dataset):  # killed inside the second chunk
-        name, split, classes = dataset.name, dataset.split, dataset.classes
-
-        def __init__(self):
-            self.calls = 0
-
-        def __len__(self):
-            return len(dataset)
-
-        def __getitem__(self, i):
-            self.calls += 1
-            if self.calls > 50:
-                raise KeyboardInterrupt
-            return dataset[i]
-
-    with pytest.raises(KeyboardInterrupt):
-        build(model, Interrupt(), tmp_path / "resumed")
+    with pytest.raises(KeyboardInterrupt):  # killed inside the second chunk
+        build(model, interrupting(dataset, 50), tmp_path / "resumed")
     assert sorted(p.name for p in (tmp_path / "resumed").iterdir()) == [
         "chunk-00000", "metadata.json"]
     with pytest.raises(ValueError, match="incomplete"):

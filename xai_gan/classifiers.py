@@ -15,6 +15,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from .checks import check_images
 from .io import load_torch, save_torch
 from .zoo import ZOO
 
@@ -167,15 +168,6 @@ def _batches(dataset: Dataset, batch_size: int, shuffle: bool, seed: int,
                       num_workers=num_workers, drop_last=shuffle)
 
 
-def _check_images(images: torch.Tensor, in_channels: int | None) -> None:
-    if images.ndim != 4:
-        raise ValueError(f"images must be (B, C, H, W), got shape {tuple(images.shape)}")
-    if in_channels is not None and images.shape[1] != in_channels:
-        raise ValueError(f"model expects {in_channels} channels, images have {images.shape[1]}")
-    if not torch.isfinite(images).all():
-        raise ValueError("images contain NaN or infinite values")
-
-
 @torch.no_grad()
 def evaluate(model: nn.Module, dataset: Dataset, batch_size: int = 256, device=None,
              num_workers: int = 0, progress: bool = False) -> dict:
@@ -262,7 +254,7 @@ def train(model: nn.Module, train_ds: Dataset, val_ds: Dataset | None = None, ep
                    disable=not progress, leave=False)
         for batch in bar:
             images, labels = batch["image"], batch["label"]
-            _check_images(images, spec.get("in_channels"))
+            check_images(images, spec.get("in_channels"))
             if augment:  # horizontal flips: label-preserving for every dataset here
                 flip = torch.rand(len(images), generator=aug) < 0.5
                 images = torch.where(flip[:, None, None, None], images.flip(-1), images)

@@ -31,6 +31,7 @@ from torch.utils.data import ConcatDataset, Dataset
 from tqdm.auto import tqdm
 
 from . import explainers
+from .checks import as_targets, check_images
 from .classifiers import conv_layers, resolve_device
 from .io import save_json
 
@@ -74,10 +75,7 @@ def layer_gradcams(model: nn.Module, images: torch.Tensor, targets=None,
     (B, L, H, W) float tensor in [0, 1], on the images' device; see the module docstring
     for the normalisation.
     """
-    if images.ndim != 4:
-        raise ValueError(f"images must be (B, C, H, W), got shape {tuple(images.shape)}")
-    if not torch.isfinite(images).all():
-        raise ValueError("images contain NaN or infinite values")
+    check_images(images)
     # Default layers: every Conv2d, ordered by when the forward pass runs it (recorded during
     # this very pass, so no extra tracing pass is needed).
     modules = (_resolve_layers(model, layers) if layers is not None
@@ -103,13 +101,8 @@ def layer_gradcams(model: nn.Module, images: torch.Tensor, targets=None,
         with torch.enable_grad():
             x = images.detach().clone().requires_grad_(True)  # a graph even if frozen
             logits = model(x)
-            if targets is None:
-                targets = logits.argmax(1)
-            targets = torch.as_tensor(targets, device=logits.device).long().reshape(-1)
-            if targets.numel() == 1:
-                targets = targets.expand(len(images))
-            if len(targets) != len(images):
-                raise ValueError(f"{len(targets)} targets for {len(images)} images")
+            targets = as_targets(logits.argmax(1) if targets is None else targets,
+                                 len(images), logits.device)
             score = logits.gather(1, targets[:, None]).sum()
             torch.autograd.grad(score, x)
     finally:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..checks import as_targets, check_images
+
 REGISTRY: dict[str, type["Explainer"]] = {}
 
 
@@ -46,21 +48,14 @@ class Explainer:
         raise NotImplementedError
 
     def __call__(self, model: nn.Module, images: torch.Tensor, targets=None) -> torch.Tensor:
-        if images.ndim != 4:
-            raise ValueError(f"images must be (B, C, H, W), got shape {tuple(images.shape)}")
-        if not torch.isfinite(images).all():
-            raise ValueError("images contain NaN or infinite values")
+        check_images(images)
         was_training = model.training
         model.eval()
         try:
             if targets is None:
                 with torch.no_grad():
                     targets = model(images).argmax(1)
-            targets = torch.as_tensor(targets, device=images.device).long().reshape(-1)
-            if targets.numel() == 1:
-                targets = targets.expand(len(images))
-            if len(targets) != len(images):
-                raise ValueError(f"{len(targets)} targets for {len(images)} images")
+            targets = as_targets(targets, len(images), images.device)
             heat = self.explain(model, images, targets).float().clamp_min(0)
         finally:
             model.train(was_training)

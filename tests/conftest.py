@@ -26,3 +26,16 @@ class Interrupting(torch.utils.data.Dataset):
 @pytest.fixture
 def interrupting():
     return Interrupting
+
+
+@pytest.fixture(scope="session")
+def shapes_cnn():
+    """A zoo VGG trained on shapes at 64 px in the test session (about a minute on 2 cores;
+    about 98 % test accuracy), with 48 test items."""
+    import xai_gan as xg
+
+    train = xg.data.load("shapes", "train", 64, n=3000, seed=0)
+    model = xg.classifiers.build("vgg", 6, seed=0)
+    xg.classifiers.train(model, train, epochs=8, batch_size=32, progress=False)
+    test = xg.data.load("shapes", "test", 64, n=48, seed=0)
+    return model.eval(), [test[i] for i in range(48)]

@@ -31,28 +31,11 @@ from torch.utils.data import ConcatDataset, Dataset
 from tqdm.auto import tqdm
 
 from . import explainers
-from .checks import as_targets, check_images
 from .classifiers import conv_layers, resolve_device
+from .hooks import activations_and_gradients
 from .io import save_json
 
-PAPER_PERCENTAGES = (0, 15, 29, 43, 58, 72, 86, 100)
 STORE_FORMAT = "xai-gan-representation/1"
-
-
-def _resolve_layers(model: nn.Module, layers) -> list[nn.Module]:
-    if layers is None:
-        return [m for _, m in conv_layers(model)]
-    modules = dict(model.named_modules())
-    out = []
-    for layer in layers:
-        if isinstance(layer, str):
-            if layer not in modules:
-                raise ValueError(f"model has no layer named {layer!r}")
-            layer = modules[layer]
-        elif isinstance(layer, tuple):
-            layer = layer[1]
-        out.append(layer)
-    return out
 
 
 def layer_gradcams(model: nn.Module, images: torch.Tensor, targets=None,
@@ -75,51 +58,12 @@ def layer_gradcams(model: nn.Module, images: torch.Tensor, targets=None,
     (B, L, H, W) float tensor in [0, 1], on the images' device; see the module docstring
     for the normalisation.
     """
-    check_images(images)
-    # Default layers: every Conv2d, ordered by when the forward pass runs it (recorded during
-    # this very pass, so no extra tracing pass is needed).
-    modules = (_resolve_layers(model, layers) if layers is not None
-               else [m for m in model.modules() if isinstance(m, nn.Conv2d)])
-    if not modules:
-        raise ValueError(f"{type(model).__name__} has no Conv2d layer")
-    order: list[nn.Module] = []
-    activations: dict[nn.Module, torch.Tensor] = {}
-    gradients: dict[nn.Module, torch.Tensor] = {}
-
-    def hook(module, args, output):
-        if module in activations:  # a module run twice: keep its first call
-            return
-        order.append(module)
-        activations[module] = output.detach()
-        if output.requires_grad:
-            output.register_hook(lambda grad: gradients.__setitem__(module, grad.detach()))
-
-    handles = [m.register_forward_hook(hook) for m in modules]
-    was_training = model.training
-    try:
-        model.eval()
-        with torch.enable_grad():
-            x = images.detach().clone().requires_grad_(True)  # a graph even if frozen
-            logits = model(x)
-            targets = as_targets(logits.argmax(1) if targets is None else targets,
-                                 len(images), logits.device)
-            score = logits.gather(1, targets[:, None]).sum()
-            torch.autograd.grad(score, x)
-    finally:
-        model.train(was_training)
-        for h in handles:
-            h.remove()
-    if layers is not None:
-        order = modules
-    missing = [i for i, m in enumerate(order) if m not in gradients]
-    if missing:
-        raise ValueError(f"layers {missing} did not run in the forward pass or do not affect "
-                         f"the class score")
+    _, activations, gradients, _ = activations_and_gradients(model, images, targets, layers)
     size = images.shape[-2:]
     maps = []
-    for module in order:
-        weights = gradients[module].float().mean((2, 3), keepdim=True)
-        cam = F.relu((weights * activations[module].float()).sum(1, keepdim=True))
+    for activation, gradient in zip(activations, gradients):
+        weights = gradient.float().mean((2, 3), keepdim=True)
+        cam = F.relu((weights * activation.float()).sum(1, keepdim=True))
         # flatness is decided at the layer's own resolution: upsampling a constant map leaves
         # rounding ripples that min-max scaling would blow up to [0, 1]
         flat = (cam.amax((2, 3)) == cam.amin((2, 3)))[:, :, None]

@@ -4,6 +4,6 @@ A new method is one file: subclass :class:`Explainer`, override ``explain``, and
 class with ``@register("name")``.
 """
 from .base import REGISTRY, Explainer, available, get, register
-from . import cam  # noqa: F401  (registers the CAM family)
+from . import cam, gfi, hybrid, lrp, sise  # noqa: F401  (each registers its methods)
 
 __all__ = ["Explainer", "REGISTRY", "available", "get", "register"]

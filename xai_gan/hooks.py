@@ -1,0 +1,77 @@
+"""One hooked forward and backward pass: the activations and gradients of many layers."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .checks import as_targets, check_images
+
+
+def resolve_layers(model: nn.Module, layers) -> list[nn.Module]:
+    """Modules from modules, names or ``(name, module)`` pairs."""
+    modules = dict(model.named_modules())
+    out = []
+    for layer in layers:
+        if isinstance(layer, str):
+            if layer not in modules:
+                raise ValueError(f"model has no layer named {layer!r}")
+            layer = modules[layer]
+        elif isinstance(layer, tuple):
+            layer = layer[1]
+        out.append(layer)
+    return out
+
+
+def activations_and_gradients(model: nn.Module, images: torch.Tensor, targets=None,
+                              layers=None):
+    """Outputs of ``layers`` and the gradients of the target class scores with respect to them.
+
+    One forward and one backward pass, in eval mode (the model's mode is restored), hooks
+    removed even when an error is raised; frozen models and ``torch.no_grad`` callers work.
+    ``layers=None`` takes every ``Conv2d`` in the order the forward pass runs it, recorded
+    during this very pass.
+
+    Returns
+    -------
+    modules : list of nn.Module (forward order, or the given order)
+    activations, gradients : lists of (B, C, h, w) tensors, detached, matching ``modules``
+    targets : (B,) long tensor (default: the predicted classes)
+    """
+    check_images(images)
+    modules = (resolve_layers(model, layers) if layers is not None
+               else [m for m in model.modules() if isinstance(m, nn.Conv2d)])
+    if not modules:
+        raise ValueError(f"{type(model).__name__} has no Conv2d layer")
+    order: list[nn.Module] = []
+    activations: dict[nn.Module, torch.Tensor] = {}
+    gradients: dict[nn.Module, torch.Tensor] = {}
+
+    def hook(module, args, output):
+        if module in activations:  # a module run twice: keep its first call
+            return
+        order.append(module)
+        activations[module] = output.detach()
+        if output.requires_grad:
+            output.register_hook(lambda grad: gradients.__setitem__(module, grad.detach()))
+
+    handles = [m.register_forward_hook(hook) for m in modules]
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.enable_grad():
+            x = images.detach().clone().requires_grad_(True)  # a graph even if frozen
+            logits = model(x)
+            targets = as_targets(logits.argmax(1) if targets is None else targets,
+                                 len(images), logits.device)
+            torch.autograd.grad(logits.gather(1, targets[:, None]).sum(), x)
+    finally:
+        model.train(was_training)
+        for h in handles:
+            h.remove()
+    if layers is not None:
+        order = modules
+    missing = [i for i, m in enumerate(order) if m not in gradients]
+    if missing:
+        raise ValueError(f"layers {missing} did not run in the forward pass or do not affect "
+                         f"the class score")
+    return (order, [activations[m] for m in order], [gradients[m] for m in order], targets)

@@ -264,3 +264,5 @@ def test_empty_imagefolder_is_refused(tmp_path):
         xg.data.load("imagefolder", "train", root=tmp_path)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         xg.data.load("imagefolder", "train", root=tmp_path / "missing")
+    with pytest.raises(ValueError, match="imagefolder needs root="):
+        xg.data.load("imagefolder", "train")

@@ -357,8 +357,10 @@ class ImageFolderDataset(Dataset):
 
     name = "imagefolder"
 
-    def __init__(self, split, image_size, channels, root, val_fraction=0.1, test_fraction=0.1,
-                 seed=0):
+    def __init__(self, split, image_size, channels, root=None, val_fraction=0.1,
+                 test_fraction=0.1, seed=0):
+        if root is None:
+            raise ValueError("imagefolder needs root=<a folder of class folders>")
         root = Path(root)
         if not root.is_dir():
             raise FileNotFoundError(f"imagefolder root {root} does not exist")

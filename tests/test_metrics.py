@@ -1,0 +1,297 @@
+"""Metrics: invariants on hand-made maps, and agreement with Quantus, pytorch-grad-cam,
+scikit-image and scipy on identical inputs (the reference implementations of the field)."""
+import math
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import default_collate
+
+import xai_gan as xg
+from xai_gan.metrics import (complexity, faithfulness, localisation, randomisation, robustness,
+                             similarity)
+
+quantus = pytest.importorskip("quantus")
+warnings.filterwarnings("ignore", module="quantus")
+
+
+@pytest.fixture(scope="module")
+def batch(shapes_cnn):
+    """16 shapes test images, their predicted classes and Grad-CAM maps with unique values
+    (ties would make pixel orders implementation-defined)."""
+    model, items = shapes_cnn
+    b = default_collate(items[:16])
+    images = b["image"]
+    with torch.no_grad():
+        classes = model(images).argmax(1)
+    maps = xg.explainers.get("gradcam")(model, images, classes)
+    maps = maps + 1e-3 * torch.rand(maps.shape, generator=torch.Generator().manual_seed(0))
+    return model, images, classes, maps / maps.amax((1, 2), keepdim=True), b["mask"]
+
+
+def sobel_edges(model, images, targets=None):
+    """An 'explainer' that ignores the model: the image's edge magnitude."""
+    grey = images.mean(1, keepdim=True)
+    kx = torch.tensor([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]]).view(1, 1, 3, 3)
+    gx = torch.nn.functional.conv2d(grey, kx, padding=1)
+    gy = torch.nn.functional.conv2d(grey, kx.transpose(2, 3), padding=1)
+    edges = (gx ** 2 + gy ** 2).sqrt()[:, 0]
+    return edges / edges.amax((1, 2), keepdim=True)
+
+
+# ---------------------------------------------------------------- faithfulness
+
+def test_deletion_curve_matches_quantus_pixel_flipping(batch):
+    model, images, classes, maps, _ = batch
+    ours = faithfulness.perturbation_curve(model, images, maps, classes, "deletion", steps=16,
+                                           baseline="zero")
+    # Quantus flips features of the (C, H, W) input, the map broadcast over the 3 channels:
+    # 256 features a step is 256 / 3 pixels, so every third step of Quantus' 48 removes whole
+    # pixels: its step 3i - 1 is our step i (i = 1..16). Our column 0 is the intact image.
+    metric = quantus.PixelFlipping(features_in_step=256, perturb_baseline=0.0, normalise=False,
+                                   abs=False, disable_warnings=True)
+    theirs = np.array(metric(model=model, x_batch=images.numpy(), y_batch=classes.numpy(),
+                             a_batch=maps[:, None].double().numpy(), device="cpu"))
+    assert theirs.shape == (16, 48)
+    np.testing.assert_allclose(ours[:, 1:].numpy(), theirs[:, 2::3], atol=2e-5)
+    intact = faithfulness.class_probability(model, images, classes)
+    np.testing.assert_allclose(ours[:, 0].numpy(), intact.numpy(), atol=1e-6)
+
+
+def test_insertion_and_deletion_end_points_and_order(batch):
+    model, images, classes, maps, masks = batch
+    for baseline in faithfulness.BASELINES:
+        base = faithfulness.baseline_images(images, baseline)
+        p_image = faithfulness.class_probability(model, images, classes)
+        p_base = faithfulness.class_probability(model, base, classes)
+        deletion = faithfulness.perturbation_curve(model, images, maps, classes, "deletion",
+                                                   steps=8, baseline=baseline)
+        insertion = faithfulness.perturbation_curve(model, images, maps, classes, "insertion",
+                                                    steps=8, baseline=baseline)
+        for curve, start, end in [(deletion, p_image, p_base), (insertion, p_base, p_image)]:
+            np.testing.assert_allclose(curve[:, 0], start, atol=1e-5)
+            np.testing.assert_allclose(curve[:, -1], end, atol=1e-5)
+    # the object's own mask, as a map, must beat its negation on both curves
+    good, bad = masks + 1e-3 * maps, (1 - masks) + 1e-3 * maps
+    options = dict(steps=16, baseline="blur")
+    assert (faithfulness.deletion_auc(model, images, good, classes, **options).mean()
+            < faithfulness.deletion_auc(model, images, bad, classes, **options).mean() - 0.2)
+    assert (faithfulness.insertion_auc(model, images, good, classes, **options).mean()
+            > faithfulness.insertion_auc(model, images, bad, classes, **options).mean() + 0.2)
+
+
+def test_curve_auc_is_the_mean_height_on_a_unit_axis():
+    curve = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0], [0.0, 0.5, 1.0]])
+    np.testing.assert_allclose(faithfulness.curve_auc(curve), [1.0, 0.25, 0.5])
+
+
+def test_perturbation_errors_name_the_problem(batch):
+    model, images, classes, maps, _ = batch
+    with pytest.raises(ValueError, match="baseline"):
+        faithfulness.perturbation_curve(model, images, maps, classes, baseline="noise")
+    with pytest.raises(ValueError, match="mode"):
+        faithfulness.perturbation_curve(model, images, maps, classes, mode="flip")
+    with pytest.raises(ValueError, match="do not match"):
+        faithfulness.perturbation_curve(model, images, maps[:, :32], classes)
+
+
+def test_confidence_change_agrees_with_pytorch_grad_cam(batch):
+    from pytorch_grad_cam.metrics.cam_mult_image import CamMultImageConfidenceChange
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputSoftmaxTarget
+
+    model, images, classes, maps, _ = batch
+    drop, increase = faithfulness.confidence_change(model, images, maps, classes)
+    change = CamMultImageConfidenceChange()(
+        images, maps.numpy(), [ClassifierOutputSoftmaxTarget(int(c)) for c in classes], model)
+    before = faithfulness.class_probability(model, images, classes).numpy()
+    # pytorch-grad-cam returns p(image * map) - p(image); average drop is the relative loss
+    change = np.asarray(change).reshape(-1)
+    np.testing.assert_allclose(drop, 100 * np.maximum(0, -change) / before, atol=1e-3)
+    np.testing.assert_array_equal(increase.numpy(), 100.0 * (change > 0))
+
+
+# ---------------------------------------------------------------- localisation
+
+def test_localisation_matches_quantus(batch):
+    _, images, classes, maps, masks = batch
+    kw = dict(x_batch=images.numpy(), y_batch=classes.numpy(), a_batch=maps[:, None].numpy(),
+              s_batch=(masks[:, None] > 0.5).numpy(), model=None)
+    hits = quantus.PointingGame(disable_warnings=True)(**kw)
+    np.testing.assert_array_equal(localisation.pointing_game(maps, masks), np.asarray(hits, float))
+    mass = quantus.RelevanceMassAccuracy(disable_warnings=True)(**kw)
+    np.testing.assert_allclose(localisation.energy_pointing_game(maps, masks), mass, atol=1e-5)
+
+
+def test_localisation_invariants():
+    masks = torch.zeros(3, 8, 8)
+    masks[:, 2:5, 2:5] = 1
+    masks[2] = 0  # no object: undefined
+    perfect = masks.clone()
+    assert localisation.energy_pointing_game(perfect, masks)[:2].tolist() == [1.0, 1.0]
+    assert localisation.iou(perfect, masks)[:2].tolist() == [1.0, 1.0]
+    assert localisation.pointing_game(perfect, masks)[:2].tolist() == [1.0, 1.0]
+    assert localisation.pointing_game(perfect, masks)[2].isnan()
+    outside = 1 - masks
+    assert localisation.energy_pointing_game(outside, masks)[:2].tolist() == [0.0, 0.0]
+    assert localisation.iou(outside, masks)[:2].tolist() == [0.0, 0.0]
+    uniform = torch.ones(3, 8, 8)
+    np.testing.assert_allclose(localisation.energy_pointing_game(uniform, masks)[:2], 9 / 64)
+    with pytest.raises(ValueError, match="shape"):
+        localisation.iou(uniform, masks[:, :4])
+
+
+# ---------------------------------------------------------------- complexity
+
+def test_complexity_matches_quantus(batch):
+    _, images, classes, maps, _ = batch
+    kw = dict(x_batch=images.numpy(), y_batch=classes.numpy(), model=None)
+    gini = quantus.Sparseness(disable_warnings=True, normalise=False)(
+        a_batch=maps[:, None].double().numpy(), **kw)
+    np.testing.assert_allclose(complexity.sparseness(maps), gini, atol=1e-5)
+    ent = quantus.Complexity(disable_warnings=True, normalise=False)(
+        a_batch=maps[:, None].double().numpy(), **kw)
+    np.testing.assert_allclose(complexity.entropy(maps), ent, atol=1e-4)
+
+
+def test_complexity_invariants():
+    uniform, point = torch.ones(1, 10, 10), torch.zeros(1, 10, 10)
+    point[0, 3, 4] = 1
+    assert complexity.sparseness(uniform).item() == pytest.approx(0, abs=1e-6)
+    assert complexity.sparseness(point).item() == pytest.approx(0.99, abs=1e-4)
+    assert complexity.entropy(uniform).item() == pytest.approx(math.log(100), abs=1e-5)
+    assert complexity.entropy(point).item() == pytest.approx(0, abs=1e-6)
+    assert complexity.entropy(torch.zeros(1, 4, 4)).isnan()
+
+
+# ---------------------------------------------------------------- robustness
+
+def test_max_sensitivity_matches_quantus_on_the_same_noise(batch):
+    model, images, classes, _, _ = batch
+    images, classes = images[:6], classes[:6]
+    explain = xg.explainers.get("gradcam")
+    maps = explain(model, images, classes)
+    keep = maps.flatten(1).amax(1) > 0  # Quantus divides by the map's norm: skip empty maps
+    images, classes, maps = images[keep], classes[keep], maps[keep]
+    noise = (torch.rand((4, *images.shape), generator=torch.Generator().manual_seed(1)) - 0.5) * 0.1
+    ours = robustness.max_sensitivity(explain, model, images, classes, maps, noise=noise)
+    draws = iter(noise.numpy())
+
+    def same_noise(arr, indices, **kw):
+        return arr + next(draws).reshape(arr.shape)
+
+    theirs = quantus.MaxSensitivity(nr_samples=4, perturb_func=same_noise, disable_warnings=True)(
+        model=model, x_batch=images.numpy(), y_batch=classes.numpy(), a_batch=maps[:, None].numpy(),
+        explain_func=lambda model, inputs, targets, **kw: explain(
+            model, torch.as_tensor(inputs), torch.as_tensor(targets))[:, None].numpy(),
+        device="cpu")
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
+    assert (ours > 0).all()
+
+
+# ---------------------------------------------------------------- randomisation
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # scipy on constant maps
+def test_randomisation_cascade_matches_quantus_mprt(batch):
+    model, images, classes, _, _ = batch
+    images, classes = images[:6], classes[:6]
+    explain = xg.explainers.get("gradcam")
+    maps = explain(model, images, classes)
+    before = [p.clone() for p in model.parameters()]
+    keep = maps.flatten(1).std(1) > 0  # a constant map has no ranks to randomise
+    images, classes, maps = images[keep], classes[keep], maps[keep]
+    ours = randomisation.model_parameter_randomisation(explain, model, images, classes, maps,
+                                                       seed=42)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters())), "model modified"
+    theirs = quantus.MPRT(seed=42, disable_warnings=True)(
+        model=model, x_batch=images.numpy(), y_batch=classes.numpy(), a_batch=maps[:, None].numpy(),
+        explain_func=lambda model, inputs, targets, **kw: explain(
+            model, torch.as_tensor(inputs), torch.as_tensor(targets))[:, None].numpy(),
+        device="cpu")
+    theirs = {k: v for k, v in theirs.items() if k != "original"}
+    assert list(ours) == list(theirs)  # same layers, same order (output layer first)
+    for layer, scores in ours.items():
+        expected = np.asarray(theirs[layer], float)
+        # where randomisation leaves a constant map Quantus' Spearman is NaN; ours says 0
+        expected = np.where(np.isnan(expected), 0.0, expected)
+        np.testing.assert_allclose(scores, expected, atol=1e-5, err_msg=layer)
+
+
+def test_randomisation_tells_a_model_explanation_from_an_edge_detector(shapes_cnn):
+    model, items = shapes_cnn
+    b = default_collate(items[:24])
+    images = b["image"]
+    with torch.no_grad():
+        classes = model(images).argmax(1)
+    gradcam = xg.explainers.get("gradcam")
+    for measure in ("spearman", "ssim"):
+        cam = randomisation.model_parameter_randomisation(gradcam, model, images, classes,
+                                                          similarity=measure, last_only=True)
+        edges = randomisation.model_parameter_randomisation(sobel_edges, model, images, classes,
+                                                            similarity=measure, last_only=True)
+        cam, edges = next(iter(cam.values())).nanmean(), next(iter(edges.values())).mean()
+        assert edges.item() == pytest.approx(1.0, abs=1e-6), measure
+        assert cam.item() < 0.5, measure
+    steps = randomisation.model_parameter_randomisation(gradcam, model, images, classes)
+    assert len(steps) == sum(hasattr(m, "reset_parameters") for m in model.modules())
+
+
+# ---------------------------------------------------------------- similarity
+
+def test_similarity_matches_scikit_image_and_scipy(batch):
+    from scipy.stats import pearsonr, spearmanr
+    from skimage.metrics import structural_similarity
+
+    _, images, _, maps, _ = batch
+    other = images.mean(1)
+    ours = similarity.ssim(maps, other)
+    for a, b, s in zip(maps.double().numpy(), other.double().numpy(), ours):
+        ref = structural_similarity(a, b, data_range=1.0, gaussian_weights=True, sigma=1.5,
+                                    use_sample_covariance=False)
+        assert s.item() == pytest.approx(ref, abs=1e-5)
+    ties = (maps * 4).round() / 4  # many tied values: average ranks must match scipy's
+    for a, b, p, r in zip(ties, other, similarity.pearson(ties, other), similarity.spearman(ties, other)):
+        assert p.item() == pytest.approx(pearsonr(a.flatten(), b.flatten())[0], abs=1e-5)
+        assert r.item() == pytest.approx(spearmanr(a.flatten(), b.flatten())[0], abs=1e-5)
+    assert similarity.ssim(maps, maps).tolist() == pytest.approx([1.0] * len(maps))
+    assert similarity.mae(maps, maps).abs().max() == 0
+    assert similarity.pearson(maps, torch.ones_like(maps)).isnan().all()
+    with pytest.raises(ValueError, match="shape"):
+        similarity.mae(maps, maps[:, :5])
+
+
+# ---------------------------------------------------------------- evaluate
+
+def test_evaluate_returns_a_tidy_table_and_a_ranked_summary(shapes_cnn):
+    model, items = shapes_cnn
+    methods = {"gradcam": xg.explainers.get("gradcam"), "edges": sobel_edges}
+    table = xg.metrics.evaluate(model, items, methods, n=6, batch_size=4, reference="gradcam",
+                                steps=8, samples=2, progress=False)
+    assert list(table.columns) == ["method", "metric", "category", "image", "value", "better"]
+    assert set(table.metric) == set(xg.metrics.METRICS)
+    assert len(table) == 2 * len(xg.metrics.METRICS) * 6
+    assert table.groupby(["method", "metric"]).image.nunique().eq(6).all()
+    summary = xg.metrics.summarise(table)
+    assert len(summary) == 2 * len(xg.metrics.METRICS)
+    row = summary.set_index(["method", "metric"])
+    assert row.loc[("gradcam", "ssim"), "mean"] == pytest.approx(1.0)
+    assert row.loc[("edges", "randomisation_spearman"), "mean"] == pytest.approx(1.0)
+    assert row.loc[("gradcam", "randomisation_spearman"), "rank"] == 1  # lower is better
+    assert row.loc[("gradcam", "pearson"), "rank"] == 1  # higher is better
+    assert set(summary.better) == {"higher", "lower"}
+
+
+def test_evaluate_errors_name_the_problem(shapes_cnn):
+    model, items = shapes_cnn
+    no_masks = [{k: v for k, v in item.items() if k != "mask"} for item in items[:4]]
+    with pytest.raises(ValueError, match="unknown metric"):
+        xg.metrics.evaluate(model, items, ["gradcam"], metrics=["accuracy"], n=2)
+    with pytest.raises(ValueError, match="masks"):
+        xg.metrics.evaluate(model, no_masks, ["gradcam"], metrics=["iou"], n=2)
+    with pytest.raises(ValueError, match="reference"):
+        xg.metrics.evaluate(model, items, ["gradcam"], metrics=["ssim"], n=2)
+    with pytest.raises(ValueError, match="targets"):
+        xg.metrics.evaluate(model, items, ["gradcam"], targets="true", n=2)
+    table = xg.metrics.evaluate(model, no_masks, ["gradcam"], metrics="all", n=2, steps=4,
+                                samples=1, progress=False)
+    assert "iou" not in set(table.metric) and "ssim" not in set(table.metric)

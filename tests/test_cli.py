@@ -72,3 +72,30 @@ def test_bad_profile_is_refused(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("XAI_GAN_PROFILE", "huge")
     assert cli.main(["run", "--run-dir", str(tmp_path)]) == 2
     assert "unknown profile 'huge'" in capsys.readouterr().err
+
+
+def test_evaluate_writes_tables_and_figures_and_skips_a_finished_model(tmp_path, capsys):
+    model = xg.classifiers.build("vgg", 6, seed=0)
+    checkpoint = tmp_path / "untrained.pt"
+    xg.classifiers.save_checkpoint(checkpoint, model)
+    argv = ["evaluate", "--run-dir", str(tmp_path), "--checkpoint", str(checkpoint),
+            "--methods", "gradcam", "lrp", "--metrics", "deletion_auc", "iou", "ssim",
+            "--reference", "gradcam", "--n", "3", *SMALL]
+    assert cli.main(argv) == 0
+    out = tmp_path / "evaluation" / "untrained"
+    assert {p.name for p in out.iterdir()} == {"per_image.csv", "summary.csv", "settings.json",
+                                              "metric_bars.png", "rank_table.png"}
+    table = pd.read_csv(out / "per_image.csv")
+    assert len(table) == 2 * 3 * 3 and set(table.metric) == {"deletion_auc", "iou", "ssim"}
+    summary = pd.read_csv(out / "summary.csv")
+    assert set(summary.columns) >= {"method", "metric", "mean", "std", "n", "better", "rank"}
+    assert "deletion_auc" in capsys.readouterr().out
+    stamp = (out / "summary.csv").stat().st_mtime_ns
+    assert cli.main(argv) == 0  # same settings: not evaluated again
+    assert (out / "summary.csv").stat().st_mtime_ns == stamp
+    assert cli.main([*argv[:-len(SMALL)], "--n", "2", *SMALL]) == 0  # other settings: redone
+    assert len(pd.read_csv(out / "per_image.csv")) == 2 * 3 * 2
+    capsys.readouterr()
+    assert cli.main(["evaluate", "--run-dir", str(tmp_path), "--methods", "nope",
+                     "--checkpoint", str(checkpoint), *SMALL]) == 2
+    assert "unknown explainer 'nope'" in capsys.readouterr().err

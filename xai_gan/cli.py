@@ -12,14 +12,28 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import classifiers, data, explainers, pipeline
+from . import classifiers, data, explainers, metrics, pipeline
 
 STAGES = {
     "run": (pipeline.run, "the main job, end to end"),
     "train-classifiers": (pipeline.train_classifiers, "train the CNN classifiers"),
     "build-representations": (pipeline.build_representations,
                               "per-layer Grad-CAMs and cumulative maps of every split"),
+    "evaluate": (pipeline.evaluate, "score explainers with every metric on the test split"),
 }
+
+
+def add_evaluate_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", dest="checkpoint_path", type=Path, default=None,
+                   help="a classifier checkpoint to evaluate (default: the run's --models)")
+    p.add_argument("--methods", nargs="+", default=None,
+                   help=f"explainers (default: all of {explainers.available()})")
+    p.add_argument("--metrics", nargs="+", default=None, choices=list(metrics.METRICS),
+                   metavar="METRIC", help=f"default: all the data allow, of {list(metrics.METRICS)}")
+    p.add_argument("--n", dest="n_explain", type=int, default=None,
+                   help="test images to explain (default: the profile's)")
+    p.add_argument("--reference", default=None, choices=explainers.available(),
+                   help="explainer whose map the similarity metrics (ssim, mae, pearson) use")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -53,6 +67,8 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--k", type=int, default=8, help="condition maps kept (default 8)")
         p.add_argument("--target", default="gradcam", choices=explainers.available(),
                        help="explainer that makes the GAN's target map")
+        if name == "evaluate":
+            add_evaluate_options(p)
     return parser
 
 
@@ -64,7 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as err:
         print(f"xai-gan {command}: error: {err}", file=sys.stderr)
         return 2
-    if isinstance(result, pd.DataFrame):
+    if command == "evaluate":
+        print(result.pivot_table(index=["model", "method"], columns="metric", values="mean",
+                                 sort=False).to_string(float_format="%.3g"))
+    elif isinstance(result, pd.DataFrame):
         print(result.to_string(index=False))
     else:
         print(pd.DataFrame(result["classifiers"]).to_string(index=False))

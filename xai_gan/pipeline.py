@@ -6,13 +6,14 @@ training resumes from its last epoch, an interrupted store build from its last c
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from . import classifiers, data, representation
+from . import classifiers, data, explainers, metrics, plotting, representation
 from .io import atomic_path, save_json
 from .profiles import lookup, profile_settings
 
@@ -36,6 +37,11 @@ class RunConfig:
     n_train: int | None = None
     k: int = 8
     target: str = "gradcam"
+    checkpoint_path: Path | None = None
+    methods: list[str] | None = None
+    metrics: list[str] | None = None
+    n_explain: int | None = None
+    reference: str | None = None
     settings: dict = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -43,6 +49,7 @@ class RunConfig:
         self.settings = profile_settings(self.profile)
         self.models = self.models or self.settings["models"]
         self.image_size = self.image_size or lookup(self.settings["image_size"], self.dataset)
+        self.n_explain = self.n_explain or self.settings["n_explain"]
 
     def checkpoint(self, model: str) -> Path:
         return self.run_dir / "classifiers" / f"{model.replace(':', '_')}.pt"
@@ -119,6 +126,53 @@ def build_representations(config: RunConfig, splits: dict | None = None) -> pd.D
                          "layers": len(store.metadata["layers"]),
                          "seconds": time.perf_counter() - tic})
     return pd.DataFrame(rows)
+
+
+def _models_to_evaluate(config: RunConfig):
+    """``(name, model)`` of ``--checkpoint`` if given, else of every classifier of the run."""
+    if config.checkpoint_path is not None:
+        path = Path(config.checkpoint_path)
+        yield path.stem, classifiers.load_checkpoint(path, device=config.device)["model"]
+        return
+    for name in config.models:
+        yield name.replace(":", "_"), load_classifier(config, name)
+
+
+def evaluate(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
+    """Every method x every metric on the test split, per classifier.
+
+    Writes into ``evaluation/<model>/``: ``per_image.csv`` (tidy, one row per method, metric
+    and image), ``summary.csv`` (means, std, n, direction, rank), ``metric_bars.png`` and
+    ``rank_table.png``. A model whose folder holds a finished evaluation with the same
+    settings is skipped.
+    """
+    test = (splits or datasets(config))["test"]
+    methods = config.methods or explainers.available()
+    settings = {"dataset": config.dataset, "image_size": config.image_size, "methods": methods,
+                "metrics": config.metrics or "all", "n": config.n_explain,
+                "reference": config.reference, "seed": config.seed}
+    summaries = []
+    for name, model in _models_to_evaluate(config):
+        out = config.run_dir / "evaluation" / name
+        done = out / "settings.json"
+        if done.exists() and json.loads(done.read_text()) == {**settings, "model": name}:
+            summaries.append(pd.read_csv(out / "summary.csv"))
+            continue
+        table = metrics.evaluate(model, test, methods, config.metrics or "all",
+                                 n=config.n_explain, reference=config.reference,
+                                 device=config.device, seed=config.seed)
+        summary = metrics.summarise(table).assign(model=name)
+        for filename, frame in [("per_image.csv", table), ("summary.csv", summary)]:
+            with atomic_path(out / filename) as tmp:
+                frame.to_csv(tmp, index=False)
+        for filename, figure in [("metric_bars.png", plotting.metric_bars(table)),
+                                 ("rank_table.png", plotting.rank_table(summary))]:
+            with atomic_path(out / filename) as tmp:
+                figure.savefig(tmp, dpi=120, format="png")
+            plotting.plt.close(figure)
+        save_json({**settings, "model": name}, done)  # last: marks the evaluation finished
+        summaries.append(summary)
+    return pd.concat(summaries, ignore_index=True)
 
 
 def run(config: RunConfig) -> dict:

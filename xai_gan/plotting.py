@@ -49,3 +49,53 @@ def image_grid(images: torch.Tensor, titles=None, heatmaps: torch.Tensor | None 
             ax.set_title(titles[i], fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def metric_bars(table, metrics=None, ncols: int = 4, size: float = 3.0):
+    """One bar chart per metric: mean and 95 % interval of each method over images.
+
+    ``table`` is :func:`xai_gan.metrics.evaluate`'s tidy output; each panel's title says
+    whether higher or lower is better.
+    """
+    import seaborn as sns
+
+    metrics = list(dict.fromkeys(table.metric)) if metrics is None else list(metrics)
+    ncols = min(ncols, len(metrics))
+    nrows = -(-len(metrics) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, 0.8 * size * nrows),
+                             squeeze=False)
+    for ax in axes.flat[len(metrics):]:
+        ax.axis("off")
+    for ax, metric in zip(axes.flat, metrics):
+        rows = table[table.metric == metric]
+        sns.barplot(rows, x="value", y="method", hue="method", errorbar=("ci", 95), ax=ax,
+                    legend=False, seed=0)
+        ax.set_title(f"{metric} ({rows.better.iloc[0]} is better)", fontsize=9)
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+    fig.tight_layout()
+    return fig
+
+
+def rank_table(summary, size: float = 0.75):
+    """Methods x metrics heat map coloured by rank (1 = best, green), annotated with means.
+
+    ``summary`` is :func:`xai_gan.metrics.summarise`'s output.
+    """
+    import seaborn as sns
+
+    ranks = summary.pivot(index="method", columns="metric", values="rank")
+    means = summary.pivot(index="method", columns="metric", values="mean")
+    order = list(dict.fromkeys(summary.metric))
+    ranks, means = ranks[order], means[order]
+    fig, ax = plt.subplots(figsize=(2 + size * 1.2 * len(order), 2.2 + size * 0.6 * len(ranks)))
+    sns.heatmap(ranks, annot=means.map(lambda v: f"{v:.3g}"), fmt="", cmap="RdYlGn_r",
+                cbar_kws={"label": "rank (1 = best)"}, ax=ax, annot_kws={"fontsize": 7})
+    better = summary.drop_duplicates("metric").set_index("metric").better
+    ax.set_xticklabels([f"{m}\n({'↑' if better[m] == 'higher' else '↓'})" for m in order],
+                       rotation=60, ha="right", fontsize=8)
+    ax.tick_params(axis="y", rotation=0)
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    fig.tight_layout()
+    return fig

@@ -37,7 +37,7 @@ def main():
     parser.add_argument("--model", default="vgg")
     parser.add_argument("--run-dir", default="runs/zoo/shapes")
     parser.add_argument("--n", type=int, default=32)
-    parser.add_argument("--methods", nargs="+", default=xg.explainers.available())
+    parser.add_argument("--methods", nargs="+", default=xg.explainers.baselines())
     args = parser.parse_args()
     config = xg.pipeline.RunConfig(run_dir=args.run_dir, models=[args.model], profile="full")
     if not config.checkpoint(args.model).exists():

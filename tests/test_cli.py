@@ -99,3 +99,17 @@ def test_evaluate_writes_tables_and_figures_and_skips_a_finished_model(tmp_path,
     assert cli.main(["evaluate", "--run-dir", str(tmp_path), "--methods", "nope",
                      "--checkpoint", str(checkpoint), *SMALL]) == 2
     assert "unknown explainer 'nope'" in capsys.readouterr().err
+
+
+def test_train_gan_then_evaluate_it_with_the_baselines(tmp_path, capsys):
+    common = ["--run-dir", str(tmp_path), "--models", "vgg", "--k", "4", *SMALL]
+    assert cli.main(["train-gan", *common]) == 2  # no stores yet: says which command makes them
+    assert "xai-gan build-representations" in capsys.readouterr().err
+    assert cli.main(["run", *common]) == 0
+    assert cli.main(["train-gan", *common, "--gan-epochs", "1", "--adversarial-weight", "0"]) == 0
+    gan_dir = tmp_path / "gan" / "msft-tiny-gradcam-l1only"
+    assert (gan_dir / "best.pt").exists() and (gan_dir / "history.csv").exists()
+    assert cli.main(["evaluate", *common, "--adversarial-weight", "0", "--n", "2",
+                     "--metrics", "iou", "ms_per_image"]) == 0
+    summary = pd.read_csv(tmp_path / "evaluation" / "vgg" / "summary.csv")
+    assert {"gan", "gradcam", "sise"} <= set(summary.method)

@@ -295,3 +295,14 @@ def test_evaluate_errors_name_the_problem(shapes_cnn):
     table = xg.metrics.evaluate(model, no_masks, ["gradcam"], metrics="all", n=2, steps=4,
                                 samples=1, progress=False)
     assert "iou" not in set(table.metric) and "ssim" not in set(table.metric)
+
+
+def test_max_sensitivity_of_an_empty_map_is_undefined(batch):
+    model, images, classes, _, _ = batch
+
+    def empty_then_noise(model, x, targets):  # an empty map for the clean images only
+        return torch.zeros(x.shape[0], *x.shape[-2:]) if torch.equal(x, images[:2]) \
+            else torch.rand(x.shape[0], *x.shape[-2:])
+
+    out = robustness.max_sensitivity(empty_then_noise, model, images[:2], classes[:2], samples=2)
+    assert out.isnan().all()

@@ -1,7 +1,7 @@
 """xai_gan: explain CNN predictions with a conditional GAN over the CNN's layer-wise Grad-CAMs."""
-from . import (classifiers, data, explainers, metrics, pipeline, plotting, profiles,
+from . import (classifiers, data, explainers, gan, metrics, pipeline, plotting, profiles,
                representation, widgets)
 
 __version__ = "0.1.0"
-__all__ = ["classifiers", "data", "explainers", "metrics", "pipeline", "plotting", "profiles",
+__all__ = ["classifiers", "data", "explainers", "gan", "metrics", "pipeline", "plotting", "profiles",
            "representation", "widgets", "__version__"]

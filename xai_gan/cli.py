@@ -12,27 +12,43 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import classifiers, data, explainers, metrics, pipeline
+from . import classifiers, data, explainers, gan, metrics, pipeline
 
 STAGES = {
     "run": (pipeline.run, "the main job, end to end"),
     "train-classifiers": (pipeline.train_classifiers, "train the CNN classifiers"),
     "build-representations": (pipeline.build_representations,
                               "per-layer Grad-CAMs and cumulative maps of every split"),
+    "train-gan": (pipeline.train_gan, "train the SFT-cGAN on the run's representation stores"),
     "evaluate": (pipeline.evaluate, "score explainers with every metric on the test split"),
 }
+
+
+def add_gan_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--generator", default="msft", choices=gan.available())
+    p.add_argument("--preset", default="tiny", choices=["tiny", "paper"])
+    p.add_argument("--gan-epochs", type=int, default=None, help="default: the profile's")
+    p.add_argument("--gan-seconds", type=float, default=None,
+                   help="training budget in seconds (default: the profile's)")
+    p.add_argument("--l1-weight", type=float, default=100.0)
+    p.add_argument("--adversarial-weight", type=float, default=1.0, help="0: L1 only")
+    p.add_argument("--gan-loss", default="bce", choices=gan.LOSSES)
+    p.add_argument("--faithfulness-weight", type=float, default=0.0,
+                   help="learned GFI objective through the frozen CNN (default off)")
 
 
 def add_evaluate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", dest="checkpoint_path", type=Path, default=None,
                    help="a classifier checkpoint to evaluate (default: the run's --models)")
     p.add_argument("--methods", nargs="+", default=None,
-                   help=f"explainers (default: all of {explainers.available()})")
+                   help=f"explainers (default: all of {explainers.baselines()}, "
+                        "and gan when the run has a trained GAN)")
     p.add_argument("--metrics", nargs="+", default=None, choices=list(metrics.METRICS),
-                   metavar="METRIC", help=f"default: all the data allow, of {list(metrics.METRICS)}")
+                   metavar="METRIC",
+                   help=f"default: all the data allow, of {list(metrics.METRICS)}")
     p.add_argument("--n", dest="n_explain", type=int, default=None,
                    help="test images to explain (default: the profile's)")
-    p.add_argument("--reference", default=None, choices=explainers.available(),
+    p.add_argument("--reference", default=None, choices=explainers.baselines(),
                    help="explainer whose map the similarity metrics (ssim, mae, pearson) use")
 
 
@@ -65,8 +81,10 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--lr", type=float, default=3e-3)
         p.add_argument("--n-train", type=int, default=None, help="shapes only: training images")
         p.add_argument("--k", type=int, default=8, help="condition maps kept (default 8)")
-        p.add_argument("--target", default="gradcam", choices=explainers.available(),
+        p.add_argument("--target", default="gradcam", choices=explainers.baselines(),
                        help="explainer that makes the GAN's target map")
+        if name in ("train-gan", "evaluate"):
+            add_gan_options(p)  # evaluate: which trained GAN to include
         if name == "evaluate":
             add_evaluate_options(p)
     return parser

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import classifiers, data, explainers, metrics, plotting, representation
+from . import classifiers, data, explainers, gan, metrics, plotting, representation
 from .io import atomic_path, save_json
 from .profiles import lookup, profile_settings
 
@@ -42,6 +42,14 @@ class RunConfig:
     metrics: list[str] | None = None
     n_explain: int | None = None
     reference: str | None = None
+    generator: str = "msft"
+    preset: str = "tiny"
+    gan_epochs: int | None = None
+    gan_seconds: float | None = None
+    l1_weight: float = 100.0
+    adversarial_weight: float = 1.0
+    gan_loss: str = "bce"
+    faithfulness_weight: float = 0.0
     settings: dict = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -50,12 +58,24 @@ class RunConfig:
         self.models = self.models or self.settings["models"]
         self.image_size = self.image_size or lookup(self.settings["image_size"], self.dataset)
         self.n_explain = self.n_explain or self.settings["n_explain"]
+        self.gan_epochs = self.gan_epochs or self.settings["gan_epochs"]
+        self.gan_seconds = self.gan_seconds or self.settings["gan_seconds"]
 
     def checkpoint(self, model: str) -> Path:
         return self.run_dir / "classifiers" / f"{model.replace(':', '_')}.pt"
 
     def store_dir(self, model: str, split: str) -> Path:
         return self.run_dir / "representations" / model.replace(":", "_") / split
+
+    @property
+    def gan_dir(self) -> Path:
+        """One GAN per generator, preset, teacher and loss set-up."""
+        tag = f"{self.generator}-{self.preset}-{self.target}"
+        if self.adversarial_weight == 0:
+            tag += "-l1only"
+        if self.faithfulness_weight > 0:
+            tag += f"-faith{self.faithfulness_weight:g}"
+        return self.run_dir / "gan" / tag
 
 
 def datasets(config: RunConfig) -> dict:
@@ -128,6 +148,31 @@ def build_representations(config: RunConfig, splits: dict | None = None) -> pd.D
     return pd.DataFrame(rows)
 
 
+def train_gan(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
+    """Train the GAN on the train stores of every classifier of the run (jointly), validating
+    on their val stores; writes ``gan/<generator>-<preset>-<teacher>/`` and resumes there."""
+    missing = [config.store_dir(m, s) for m in config.models for s in ("train", "val")
+               if not (config.store_dir(m, s) / "metadata.json").exists()]
+    if missing:
+        raise FileNotFoundError(f"no representation store {missing[0]}: run "
+                                f"`xai-gan build-representations` first")
+    train_store = representation.combine([config.store_dir(m, "train") for m in config.models])
+    val_store = representation.combine([config.store_dir(m, "val") for m in config.models])
+    classifier = None
+    if config.faithfulness_weight > 0:
+        if len(config.models) > 1:
+            raise ValueError("the faithfulness term runs the CNN that made each map: train it "
+                             "with one --models entry")
+        classifier = str(config.checkpoint(config.models[0]))
+    result = gan.train(train_store, val_store, gan.TrainConfig(
+        out_dir=config.gan_dir, generator=config.generator, preset=config.preset,
+        epochs=config.gan_epochs, max_seconds=config.gan_seconds, l1_weight=config.l1_weight,
+        adversarial_weight=config.adversarial_weight, gan_loss=config.gan_loss,
+        faithfulness_weight=config.faithfulness_weight, classifier=classifier,
+        seed=config.seed, device=config.device))
+    return result.history
+
+
 def _models_to_evaluate(config: RunConfig):
     """``(name, model)`` of ``--checkpoint`` if given, else of every classifier of the run."""
     if config.checkpoint_path is not None:
@@ -147,7 +192,10 @@ def evaluate(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
     settings is skipped.
     """
     test = (splits or datasets(config))["test"]
-    methods = config.methods or explainers.available()
+    methods = config.methods or explainers.baselines()
+    gan_checkpoint = config.gan_dir / "best.pt"
+    if config.methods is None and gan_checkpoint.exists():
+        methods = methods + ["gan"]
     settings = {"dataset": config.dataset, "image_size": config.image_size, "methods": methods,
                 "metrics": config.metrics or "all", "n": config.n_explain,
                 "reference": config.reference, "seed": config.seed}
@@ -158,7 +206,9 @@ def evaluate(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
         if done.exists() and json.loads(done.read_text()) == {**settings, "model": name}:
             summaries.append(pd.read_csv(out / "summary.csv"))
             continue
-        table = metrics.evaluate(model, test, methods, config.metrics or "all",
+        named = {m: (explainers.GANExplainer.from_checkpoint(gan_checkpoint) if m == "gan"
+                     else explainers.get(m)) for m in methods}
+        table = metrics.evaluate(model, test, named, config.metrics or "all",
                                  n=config.n_explain, reference=config.reference,
                                  device=config.device, seed=config.seed)
         summary = metrics.summarise(table).assign(model=name)

@@ -10,14 +10,14 @@ PROFILE_ENV = "XAI_GAN_PROFILE"
 PROFILES = {
     # epochs per dataset and model: each zoo model trains in under 3 minutes on a 2-core CPU
     "full": {"image_size": {"shapes": 64, "default": 32}, "n_train": 6000, "n_eval": 1000,
-             "n_explain": 100,
+             "n_explain": 100, "gan_epochs": 30, "gan_seconds": 300,
              "models": ["vgg", "resnet", "mobilenet", "densenet"],
              "epochs": {"shapes": {"vgg": 8, "resnet": 7, "mobilenet": 10, "default": 8},
                         "fashion-mnist": {"vgg": 5, "mobilenet": 4, "default": 3},
                         "default": {"default": 5}}},
     # ci: a CNN that still learns shapes (about 80 % test accuracy) in well under a minute
     "ci": {"image_size": {"shapes": 64, "default": 32}, "n_train": 2000, "n_eval": 200,
-           "n_explain": 12,
+           "n_explain": 12, "gan_epochs": 2, "gan_seconds": 60,
            "models": ["vgg", "resnet"], "epochs": {"default": {"default": 6}}},
 }
 

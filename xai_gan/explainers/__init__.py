@@ -3,7 +3,8 @@
 A new method is one file: subclass :class:`Explainer`, override ``explain``, and decorate the
 class with ``@register("name")``.
 """
-from .base import REGISTRY, Explainer, available, get, register
+from .base import REGISTRY, Explainer, available, baselines, get, register
 from . import cam, gfi, hybrid, lrp, sise  # noqa: F401  (each registers its methods)
+from .gan import GANExplainer
 
-__all__ = ["Explainer", "REGISTRY", "available", "get", "register"]
+__all__ = ["Explainer", "GANExplainer", "REGISTRY", "available", "baselines", "get", "register"]

@@ -24,6 +24,11 @@ def available() -> list[str]:
     return sorted(REGISTRY)
 
 
+def baselines() -> list[str]:
+    """The registered methods that need nothing trained (every one but ``gan``)."""
+    return [name for name in available() if not REGISTRY[name].needs_training]
+
+
 def get(name: str, **options) -> "Explainer":
     """An explainer instance by name; ``options`` go to its constructor."""
     try:
@@ -44,6 +49,7 @@ class Explainer:
     """
 
     name = "explainer"
+    needs_training = False
 
     def explain(self, model: nn.Module, images: torch.Tensor,
                 targets: torch.Tensor) -> torch.Tensor:

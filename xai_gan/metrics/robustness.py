@@ -16,7 +16,8 @@ def max_sensitivity(explain: Callable, model, images: torch.Tensor, targets: tor
     maximum over draws is returned per image (lower is better). Like Quantus' MaxSensitivity
     with its defaults, draws are kept even where the prediction changes. ``noise`` (shape
     (samples, B, C, H, W)) replaces the random draws, e.g. to compare two implementations.
-    Costs ``samples`` explanations per image.
+    An all-zero original map gives NaN (a relative change is undefined). Costs ``samples``
+    explanations per image.
     """
     if maps is None:
         maps = explain(model, images, targets)
@@ -29,4 +30,5 @@ def max_sensitivity(explain: Callable, model, images: torch.Tensor, targets: tor
         moved = explain(model, images + delta, targets).flatten(1).double()
         change = (moved - reference).norm(dim=1) / reference.norm(dim=1).clamp_min(1e-12)
         worst = torch.maximum(worst, change.cpu())
-    return worst.float().to(images.device)
+    empty = reference.norm(dim=1).cpu() == 0  # no map to compare with: undefined
+    return torch.where(empty, torch.nan, worst).float().to(images.device)

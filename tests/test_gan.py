@@ -1,0 +1,191 @@
+"""The SFT-cGAN: building blocks, generators, losses, training with resume, the explainer."""
+import pytest
+import torch
+
+import xai_gan as xg
+from xai_gan.gan import (SFT, GANLoss, PatchDiscriminator, TrainConfig, build_generator,
+                         faithfulness_loss, train)
+
+
+class ToyStore(torch.utils.data.Dataset):
+    """Store-like items: smooth random condition maps; the target is the deepest one, as in
+    the paper's set-up (target = last-layer Grad-CAM)."""
+
+    def __init__(self, n, k=4, size=16, seed=0):
+        g = torch.Generator().manual_seed(seed)
+        self.images = torch.rand(n, 3, size, size, generator=g)
+        cgms = xg.explainers.ops.gaussian_blur(torch.rand(n, k, size, size, generator=g), 1.5)
+        self.cgms = xg.explainers.ops.minmax(cgms)
+        self.targets = self.cgms[:, 0]
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        return {"image": self.images[i], "cgms": self.cgms[i], "target": self.targets[i],
+                "label": 0, "pred": 0}
+
+
+def test_sft_starts_as_identity_and_learns_to_modulate():
+    sft = SFT(8, cond_channels=4)
+    x, c = torch.randn(2, 8, 5, 5), torch.randn(2, 4, 5, 5)
+    assert torch.equal(sft(x, c), x)
+    torch.nn.init.normal_(sft.scale[-1].weight)
+    assert not torch.allclose(sft(x, c), x)
+
+
+@pytest.mark.parametrize("name", xg.gan.available())
+def test_generators_map_image_and_condition_to_a_map_in_0_1(name):
+    gen = build_generator(name, k=4, preset="tiny", image_channels=1)
+    for batch in (1, 3):  # nothing depends on the batch size (a fault of the reference LSFT)
+        out = gen(torch.rand(batch, 1, 32, 32), torch.rand(batch, 4, 32, 32))
+        assert out.shape == (batch, 1, 32, 32)
+        assert out.min() >= 0 and out.max() <= 1
+    assert gen.spec == {"name": name, "k": 4, "preset": "tiny", "image_channels": 1}
+
+
+def test_paper_presets_have_the_published_depth_and_width():
+    gsft = build_generator("gsft", k=8, preset="paper")
+    assert len(gsft.trunk) == 32 and gsft.head.out_channels == 64
+    assert gsft.condition.body[0].out_channels == 128 and gsft.condition.body[-1].out_channels == 32
+    lsft = build_generator("lsft", k=8, preset="paper")
+    assert len(lsft.sft_blocks) + len(lsft.plain_blocks) == 15
+    assert lsft.condition.body[0].in_channels == 1  # one shared network, applied per map
+
+
+def test_multiscale_generator_is_at_least_10x_cheaper_than_paper_gsft():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    def flops(gen):
+        with FlopCounterMode(display=False) as counter:
+            gen(torch.rand(1, 3, 64, 64), torch.rand(1, 8, 64, 64))
+        return counter.get_total_flops()
+
+    ratio = flops(build_generator("gsft", 8, "paper")) / flops(build_generator("msft", 8, "paper"))
+    assert ratio >= 10
+
+
+def test_builder_errors_name_the_problem():
+    with pytest.raises(ValueError, match="unknown generator 'unet'"):
+        build_generator("unet")
+    with pytest.raises(ValueError, match="unknown preset 'huge'"):
+        build_generator("gsft", preset="huge")
+
+
+def test_discriminator_judges_patches_of_image_and_map():
+    disc = PatchDiscriminator(image_channels=3, width=8, layers=2)
+    logits = disc(torch.rand(2, 3, 64, 64), torch.rand(2, 1, 64, 64))
+    assert logits.shape == (2, 1, 16, 16)
+
+
+def test_gan_losses():
+    logits = torch.tensor([2.0, -1.0])
+    bce = GANLoss("bce")
+    expected = torch.nn.functional.softplus(-logits).mean()
+    assert bce(logits, True).item() == pytest.approx(expected.item())
+    assert GANLoss("lsgan")(logits, False).item() == pytest.approx((4 + 1) / 2)
+    hinge = GANLoss("hinge")
+    assert hinge(logits, True).item() == pytest.approx((0 + 2) / 2)
+    assert hinge(logits, False).item() == pytest.approx((3 + 0) / 2)
+    assert hinge(logits, True, for_discriminator=False).item() == pytest.approx(-0.5)
+    with pytest.raises(ValueError, match="unknown GAN loss"):
+        GANLoss("wgan")
+
+
+def test_faithfulness_loss_rewards_a_mask_on_what_the_classifier_uses():
+    torch.manual_seed(0)
+
+    class LeftTexture(torch.nn.Module):  # class 1 = fine texture in the left half
+        def forward(self, x):
+            detail = (x[..., :, 1:8] - x[..., :, :7]).abs().mean((1, 2, 3))
+            score = 20 * (detail - 0.25)
+            return torch.stack([-score, score], 1)
+
+    images = torch.full((4, 3, 16, 16), 0.5)
+    images[..., :8] = (torch.arange(8) % 2).float()  # a checkerboard of columns; blur erases it
+    classes = torch.ones(4, dtype=torch.long)
+    left = torch.zeros(4, 1, 16, 16)
+    left[..., :8] = 1
+    loss_left = faithfulness_loss(LeftTexture(), images, left, classes, area_weight=0.1)
+    loss_right = faithfulness_loss(LeftTexture(), images, 1 - left, classes, area_weight=0.1)
+    assert loss_left < loss_right - 0.5
+
+
+def small_config(tmp_path, **kw):
+    base = dict(out_dir=tmp_path / "gan", epochs=2, batch_size=8, progress=False,
+                generator_options={"width": 8, "cond_width": 8, "cond_channels": 4})
+    return TrainConfig(**{**base, **kw})
+
+
+def test_training_learns_the_target_and_writes_checkpoints(tmp_path):
+    result = train(ToyStore(64), ToyStore(16, seed=1), small_config(tmp_path, epochs=6,
+                                                                      lr=2e-3))
+    h = result.history
+    assert list(h.epoch) == [1, 2, 3, 4, 5, 6]
+    assert h.val_l1.iloc[-1] < h.val_l1.iloc[0]
+    assert h.val_pearson.max() > 0.5
+    assert {"train_d", "train_g_adv", "train_l1", "val_ssim"} <= set(h.columns)
+    assert (tmp_path / "gan" / "history.csv").exists()
+    state = xg.io.load_torch(result.best_path)
+    assert state["k"] == 4 and state["image_size"] == 16 and state["spec"]["name"] == "msft"
+    assert state["val"]["val_pearson"] == pytest.approx(h.val_pearson.max())
+
+
+def test_l1_only_training_has_no_discriminator(tmp_path):
+    result = train(ToyStore(16), ToyStore(8, seed=1), small_config(tmp_path, epochs=1,
+                                                                     adversarial_weight=0))
+    assert "train_d" not in result.history.columns
+    assert "discriminator" not in xg.io.load_torch(result.last_path)
+
+
+def test_an_interrupted_run_resumes_to_the_same_result(tmp_path, interrupting):
+    config = small_config(tmp_path / "a", epochs=3)
+    whole = train(ToyStore(32), ToyStore(8, seed=1), config)
+    resumed_config = small_config(tmp_path / "b", epochs=3)
+    with pytest.raises(KeyboardInterrupt):  # killed during the second epoch
+        train(interrupting(ToyStore(32), after=32 + 12), ToyStore(8, seed=1), resumed_config)
+    assert xg.io.load_torch(resumed_config.out_dir / "last.pt")["epoch"] == 1
+    resumed = train(ToyStore(32), ToyStore(8, seed=1), resumed_config)
+    assert list(resumed.history.epoch) == [1, 2, 3]
+    a = xg.io.load_torch(config.out_dir / "last.pt")["state"]
+    b = xg.io.load_torch(resumed_config.out_dir / "last.pt")["state"]
+    assert all(torch.equal(a[key], b[key]) for key in a)
+    with pytest.raises(ValueError, match="another run.*l1_weight"):
+        train(ToyStore(32), ToyStore(8, seed=1), small_config(tmp_path / "b", l1_weight=10))
+
+
+def test_the_faithfulness_term_needs_the_classifier(tmp_path):
+    with pytest.raises(ValueError, match="classifier"):
+        small_config(tmp_path, faithfulness_weight=1.0)
+
+
+@pytest.fixture(scope="module")
+def trained_explainer(tmp_path_factory):
+    out = tmp_path_factory.mktemp("gan")
+    model = xg.classifiers.build("vgg", 6, seed=0).eval()
+    data = xg.data.load("shapes", "train", 32, n=16, seed=0)
+    store = xg.representation.build(model, data, out / "store", k=4, progress=False)
+    result = train(store, store, TrainConfig(out_dir=out / "gan", epochs=1, batch_size=8,
+                                             progress=False))
+    return model, store, result.best_path
+
+
+def test_gan_explainer_from_checkpoint_runs_and_refuses_misfits(trained_explainer):
+    model, store, path = trained_explainer
+    explain = xg.explainers.GANExplainer.from_checkpoint(path)
+    assert xg.explainers.get("gan", checkpoint=path).k == 4
+    images = torch.stack([store[i]["image"] for i in range(3)])
+    heat = explain(model, images)
+    assert heat.shape == (3, 32, 32) and heat.min() >= 0 and heat.max() <= 1
+    # the same maps as the generator on the stored representation
+    cgms = torch.stack([store[i]["cgms"] for i in range(3)])
+    direct = explain.generator(images, cgms)[:, 0]
+    direct = direct / direct.amax((1, 2), keepdim=True)
+    torch.testing.assert_close(heat, direct, atol=2e-3, rtol=0)
+    with pytest.raises(ValueError, match="32 x 32 images; these are 64 x 64"):
+        explain(model, torch.rand(1, 3, 64, 64))
+    with pytest.raises(ValueError, match="k = 4, not k = 8"):
+        xg.explainers.GANExplainer.from_checkpoint(path, k=8)
+    with pytest.raises(ValueError, match="trained generator"):
+        xg.explainers.get("gan")
+    assert "gan" in xg.explainers.available() and "gan" not in xg.explainers.baselines()

@@ -1,0 +1,284 @@
+"""Training the SFT-cGAN on representation stores: resumable, seeded, optionally distributed.
+
+Run under ``torchrun --nproc_per_node N`` and it trains with DistributedDataParallel (NCCL on
+GPUs, gloo on CPUs); only rank 0 validates and writes.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
+from tqdm.auto import tqdm
+
+from .. import classifiers
+from ..io import atomic_path, load_torch, save_torch
+from ..metrics import similarity
+from .discriminator import PatchDiscriminator
+from .faithfulness import faithfulness_loss
+from .generators import build_generator
+from .losses import GANLoss, set_requires_grad
+
+GENERATOR_FORMAT = "xai-gan-generator/1"
+# changing these mid-run would make a different run: a checkpoint with others is refused
+RUN_FIELDS = ("generator", "preset", "generator_options", "batch_size", "lr", "beta1",
+              "l1_weight", "adversarial_weight", "gan_loss", "disc_width",
+              "faithfulness_weight", "area_weight", "classifier", "seed")
+
+
+@dataclass
+class TrainConfig:
+    """How to train; ``adversarial_weight=0`` trains with L1 alone (no discriminator)."""
+
+    out_dir: Path = Path("runs/gan")
+    generator: str = "msft"
+    preset: str = "tiny"
+    generator_options: dict = field(default_factory=dict)
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 2e-4
+    beta1: float = 0.5
+    l1_weight: float = 100.0
+    adversarial_weight: float = 1.0
+    gan_loss: str = "bce"
+    disc_width: int = 32
+    faithfulness_weight: float = 0.0
+    area_weight: float = 1.0
+    classifier: str | None = None  # classifier checkpoint: needed by the faithfulness term
+    seed: int = 0
+    device: str | None = None
+    amp: bool | None = None  # bf16 autocast; default on CUDA
+    channels_last: bool | None = None  # default on CUDA
+    compile: bool = False
+    max_seconds: float | None = None  # training budget over the whole run (resumes included)
+    num_workers: int = 0
+    progress: bool = True
+
+    def __post_init__(self):
+        self.out_dir = Path(self.out_dir)
+        if self.faithfulness_weight > 0 and not self.classifier:
+            raise ValueError("the faithfulness term needs the classifier: set classifier= to "
+                             "its checkpoint")
+
+
+@dataclass
+class TrainResult:
+    generator: torch.nn.Module
+    history: pd.DataFrame
+    best_path: Path
+    last_path: Path
+
+
+def _distributed() -> tuple[int, int]:
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    if dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _shape(store: Dataset) -> dict:
+    item = store[0]
+    return {"k": item["cgms"].shape[0], "image_size": item["image"].shape[-1],
+            "image_channels": item["image"].shape[0]}
+
+
+def _teacher(store: Dataset) -> str | None:
+    stores = getattr(store, "datasets", [store])
+    targets = {getattr(s, "metadata", {}).get("target") for s in stores}
+    return targets.pop() if len(targets) == 1 else None
+
+
+@torch.no_grad()
+def validate(generator, store: Dataset, batch_size: int = 64, device=None) -> dict:
+    """Mean L1, SSIM and Pearson of the generated maps to the store's targets."""
+    device = device or next(generator.parameters()).device
+    was_training = generator.training
+    generator.eval()
+    scores = {"l1": [], "ssim": [], "pearson": []}
+    for batch in DataLoader(store, batch_size=batch_size):
+        heat = generator(batch["image"].to(device), batch["cgms"].to(device))[:, 0].float().cpu()
+        target = batch["target"]
+        scores["l1"].append(similarity.mae(heat, target))
+        scores["ssim"].append(similarity.ssim(heat, target))
+        scores["pearson"].append(similarity.pearson(heat, target))
+    generator.train(was_training)
+    return {f"val_{name}": torch.cat(values).nanmean().item() for name, values in scores.items()}
+
+
+def generator_checkpoint(generator, shape: dict, config: TrainConfig, **extra) -> dict:
+    return {"format": GENERATOR_FORMAT, "spec": generator.spec, "state": generator.state_dict(),
+            **shape, "config": {k: str(v) if isinstance(v, Path) else v
+                                for k, v in asdict(config).items()}, **extra}
+
+
+def train(train_store: Dataset, val_store: Dataset, config: TrainConfig) -> TrainResult:
+    """Train a generator (and its discriminator) to draw the stores' target maps.
+
+    Writes into ``config.out_dir``: ``last.pt`` (everything needed to resume, every epoch),
+    ``best.pt`` (the generator of the epoch with the best validation Pearson) and
+    ``history.csv``; all atomically. If ``last.pt`` exists the run resumes after its last
+    epoch; a checkpoint of a different run (generator, losses, seed...) is refused.
+    """
+    rank, world = _distributed()
+    device = classifiers.resolve_device(config.device)
+    if world > 1 and device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    cuda = device.type == "cuda"
+    amp = cuda if config.amp is None else config.amp
+    channels_last = cuda if config.channels_last is None else config.channels_last
+    shape = _shape(train_store)
+    if _shape(val_store) != shape:
+        raise ValueError(f"train and val stores differ: {shape} vs {_shape(val_store)}")
+    generator = build_generator(config.generator, shape["k"], config.preset,
+                                shape["image_channels"], seed=config.seed,
+                                **config.generator_options).to(device)
+    discriminator = None
+    if config.adversarial_weight > 0:
+        discriminator = PatchDiscriminator(shape["image_channels"], width=config.disc_width).to(device)
+    memory = torch.channels_last if channels_last else torch.contiguous_format
+    generator.to(memory_format=memory)
+    opt_g = torch.optim.Adam(generator.parameters(), config.lr, betas=(config.beta1, 0.999))
+    opt_d = None
+    if discriminator is not None:
+        discriminator.to(memory_format=memory)
+        opt_d = torch.optim.Adam(discriminator.parameters(), config.lr, betas=(config.beta1, 0.999))
+    classifier = None
+    if config.faithfulness_weight > 0:
+        classifier = classifiers.load_checkpoint(config.classifier, device=device)["model"]
+        set_requires_grad(classifier, False)
+
+    last_path, best_path = config.out_dir / "last.pt", config.out_dir / "best.pt"
+    history, start_epoch, best, seconds = [], 0, -math.inf, 0.0
+    if last_path.exists():
+        state = load_torch(last_path, map_location=device)
+        _check_same_run(state, config, shape, last_path)
+        generator.load_state_dict(state["state"])
+        opt_g.load_state_dict(state["opt_g"])
+        if discriminator is not None:
+            discriminator.load_state_dict(state["discriminator"])
+            opt_d.load_state_dict(state["opt_d"])
+        history, start_epoch, best = state["history"], state["epoch"], state["best"]
+        seconds = history[-1]["seconds"] if history else 0.0
+        if state.get("stopped_by_budget"):
+            start_epoch = config.epochs  # the budget was spent: the run is finished
+
+    g_step = torch.compile(generator) if config.compile else generator
+    d_step = discriminator
+    if world > 1:
+        g_step = DistributedDataParallel(g_step, device_ids=[device.index] if cuda else None)
+        if discriminator is not None:
+            d_step = DistributedDataParallel(discriminator, device_ids=[device.index] if cuda else None)
+    criterion = GANLoss(config.gan_loss)
+
+    stopped = False
+    for epoch in range(start_epoch, config.epochs):
+        if world > 1:
+            sampler = DistributedSampler(train_store, world, rank, shuffle=True, seed=config.seed,
+                                         drop_last=True)
+            sampler.set_epoch(epoch)
+        else:
+            sampler = RandomSampler(train_store,
+                                    generator=torch.Generator().manual_seed(config.seed + epoch))
+        loader = DataLoader(train_store, batch_size=config.batch_size, sampler=sampler,
+                            drop_last=True, num_workers=config.num_workers)
+        torch.manual_seed(config.seed * 1000 + epoch)
+        generator.train()
+        sums, count, tic = {}, 0, time.perf_counter()
+        bar = tqdm(loader, desc=f"gan epoch {epoch + 1}/{config.epochs}",
+                   disable=not config.progress or rank != 0, leave=False)
+        for batch in bar:
+            images = batch["image"].to(device, memory_format=memory)
+            cgms = batch["cgms"].to(device, memory_format=memory)
+            target = batch["target"].to(device)[:, None]
+            with torch.autocast(device.type, torch.bfloat16, enabled=amp):
+                fake = g_step(images, cgms)
+            losses = {}
+            if discriminator is not None:
+                set_requires_grad(discriminator, True)
+                with torch.autocast(device.type, torch.bfloat16, enabled=amp):
+                    loss_d = 0.5 * (criterion(d_step(images, target), True)
+                                    + criterion(d_step(images, fake.detach()), False))
+                opt_d.zero_grad(set_to_none=True)
+                loss_d.backward()
+                opt_d.step()
+                losses["d"] = loss_d.item()
+                set_requires_grad(discriminator, False)  # the generator step leaves D alone
+            with torch.autocast(device.type, torch.bfloat16, enabled=amp):
+                l1 = (fake.float() - target).abs().mean()
+                loss_g = config.l1_weight * l1
+                losses["l1"] = l1.item()
+                if discriminator is not None:
+                    adv = criterion(discriminator(images, fake), True, for_discriminator=False)
+                    loss_g = loss_g + config.adversarial_weight * adv
+                    losses["g_adv"] = adv.item()
+                if classifier is not None:
+                    faith = faithfulness_loss(classifier, images, fake.float(),
+                                              batch["pred"].to(device), config.area_weight)
+                    loss_g = loss_g + config.faithfulness_weight * faith
+                    losses["faith"] = faith.item()
+            if not torch.isfinite(loss_g):
+                raise FloatingPointError(f"generator loss is {loss_g.item()} at epoch {epoch + 1}")
+            opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            opt_g.step()
+            for name, value in losses.items():
+                sums[name] = sums.get(name, 0.0) + value
+            count += 1
+            bar.set_postfix({name: f"{value / count:.3g}" for name, value in sums.items()})
+            if config.max_seconds and seconds + time.perf_counter() - tic > config.max_seconds:
+                stopped = True
+                break
+        bar.close()
+        seconds += time.perf_counter() - tic
+        row = {"epoch": epoch + 1, "seconds": seconds, "batches": count,
+               **{f"train_{name}": value / max(count, 1) for name, value in sums.items()}}
+        if rank == 0:
+            row.update(validate(generator, val_store, device=device))
+            history.append(row)
+            improved = row["val_pearson"] > best
+            best = max(best, row["val_pearson"])
+            extra = {"epoch": epoch + 1, "val": row, "teacher": _teacher(train_store)}
+            if improved:
+                save_torch(generator_checkpoint(generator, shape, config, **extra), best_path)
+            state = generator_checkpoint(generator, shape, config, **extra)
+            state.update(opt_g=opt_g.state_dict(), history=history, best=best,
+                         stopped_by_budget=stopped)
+            if discriminator is not None:
+                state.update(discriminator=discriminator.state_dict(), opt_d=opt_d.state_dict())
+            save_torch(state, last_path)
+            with atomic_path(config.out_dir / "history.csv") as tmp:
+                pd.DataFrame(history).to_csv(tmp, index=False)
+            if config.progress:
+                print(f"gan epoch {row['epoch']}: " + ", ".join(
+                    f"{k} {v:.4g}" for k, v in row.items() if k not in ("epoch", "batches")),
+                    flush=True)
+        if world > 1:
+            dist.barrier()
+        if stopped:
+            break
+    if world > 1:
+        dist.barrier()
+    best_state = load_torch(best_path, map_location=device) if best_path.exists() else None
+    if best_state is not None:
+        generator.load_state_dict(best_state["state"])
+    return TrainResult(generator.eval(), pd.DataFrame(history), best_path, last_path)
+
+
+def _check_same_run(state: dict, config: TrainConfig, shape: dict, path: Path) -> None:
+    theirs = state.get("config", {})
+    ours = asdict(config)
+    different = [f"{name} {theirs.get(name)!r} != {ours[name]!r}" for name in RUN_FIELDS
+                 if theirs.get(name) != ours[name]]
+    different += [f"{name} {state.get(name)!r} != {value!r}" for name, value in shape.items()
+                  if state.get(name) != value]
+    if different:
+        raise ValueError(f"{path} belongs to another run ({'; '.join(different)}): use another "
+                         f"out_dir or delete it")

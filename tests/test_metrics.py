@@ -250,7 +250,8 @@ def test_similarity_matches_scikit_image_and_scipy(batch):
                                     use_sample_covariance=False)
         assert s.item() == pytest.approx(ref, abs=1e-5)
     ties = (maps * 4).round() / 4  # many tied values: average ranks must match scipy's
-    for a, b, p, r in zip(ties, other, similarity.pearson(ties, other), similarity.spearman(ties, other)):
+    pearson, spearman = similarity.pearson(ties, other), similarity.spearman(ties, other)
+    for a, b, p, r in zip(ties, other, pearson, spearman):
         assert p.item() == pytest.approx(pearsonr(a.flatten(), b.flatten())[0], abs=1e-5)
         assert r.item() == pytest.approx(spearmanr(a.flatten(), b.flatten())[0], abs=1e-5)
     assert similarity.ssim(maps, maps).tolist() == pytest.approx([1.0] * len(maps))

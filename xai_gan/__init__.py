@@ -3,5 +3,5 @@ from . import (classifiers, data, explainers, gan, metrics, pipeline, plotting, 
                representation, widgets)
 
 __version__ = "0.1.0"
-__all__ = ["classifiers", "data", "explainers", "gan", "metrics", "pipeline", "plotting", "profiles",
-           "representation", "widgets", "__version__"]
+__all__ = ["classifiers", "data", "explainers", "gan", "metrics", "pipeline", "plotting",
+           "profiles", "representation", "widgets", "__version__"]

@@ -41,7 +41,8 @@ class Explainer:
     """Base class: validates input, picks targets, normalises; subclasses override ``explain``.
 
     Calling an explainer returns a (B, H, W) float tensor in [0, 1] (each map divided by its
-    maximum; an all-zero map stays zero) on the images' device. ``targets=None`` explains the predicted class. The model is
+    maximum; an all-zero map stays zero) on the images' device. ``targets=None`` explains the
+    predicted class. The model is
     put in eval mode for the call and its mode restored.
 
     Costs quoted in the subclasses are for given targets; ``targets=None`` adds one forward

@@ -133,7 +133,8 @@ def build_generator(name: str, k: int = 8, preset: str = "tiny", image_channels:
     if name not in GENERATORS:
         raise ValueError(f"unknown generator {name!r}; choose from {available()}")
     if preset not in PRESETS[name]:
-        raise ValueError(f"unknown preset {preset!r} for {name}; choose from {sorted(PRESETS[name])}")
+        raise ValueError(f"unknown preset {preset!r} for {name}; "
+                         f"choose from {sorted(PRESETS[name])}")
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
     options = {**PRESETS[name][preset], **overrides}

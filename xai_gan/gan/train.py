@@ -142,7 +142,8 @@ def train(train_store: Dataset, val_store: Dataset, config: TrainConfig) -> Trai
                                 **config.generator_options).to(device)
     discriminator = None
     if config.adversarial_weight > 0:
-        discriminator = PatchDiscriminator(shape["image_channels"], width=config.disc_width).to(device)
+        discriminator = PatchDiscriminator(shape["image_channels"], width=config.disc_width)
+        discriminator.to(device)
     memory = torch.channels_last if channels_last else torch.contiguous_format
     generator.to(memory_format=memory)
     opt_g = torch.optim.Adam(generator.parameters(), config.lr, betas=(config.beta1, 0.999))
@@ -173,9 +174,10 @@ def train(train_store: Dataset, val_store: Dataset, config: TrainConfig) -> Trai
     g_step = torch.compile(generator) if config.compile else generator
     d_step = discriminator
     if world > 1:
-        g_step = DistributedDataParallel(g_step, device_ids=[device.index] if cuda else None)
+        ids = [device.index] if cuda else None
+        g_step = DistributedDataParallel(g_step, device_ids=ids)
         if discriminator is not None:
-            d_step = DistributedDataParallel(discriminator, device_ids=[device.index] if cuda else None)
+            d_step = DistributedDataParallel(discriminator, device_ids=ids)
     criterion = GANLoss(config.gan_loss)
 
     stopped = False

@@ -52,8 +52,8 @@ def _explainers(explainers) -> dict[str, Callable]:
 
 def _metric_names(metrics, has_masks: bool, has_reference: bool) -> list[str]:
     if metrics == "all":
-        return [m for m, spec in METRICS.items()
-                if (spec.needs != "masks" or has_masks) and (spec.needs != "reference" or has_reference)]
+        usable = {None, "masks" if has_masks else None, "reference" if has_reference else None}
+        return [m for m, spec in METRICS.items() if spec.needs in usable]
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
     for m in metrics:
         if m not in METRICS:
@@ -104,7 +104,8 @@ def evaluate(model, dataset, explainers, metrics="all", n: int | None = None,
         batch = default_collate([dataset[i] for i in range(start, min(start + batch_size, n))])
         images = batch["image"].to(device)
         with torch.no_grad():
-            classes = model(images).argmax(1) if targets == "predicted" else batch["label"].to(device)
+            classes = (model(images).argmax(1) if targets == "predicted"
+                       else batch["label"].to(device))
         target_maps = reference(model, images, classes) if reference is not None else None
         for method, explain in explainers.items():
             bar.set_postfix(method=method)
@@ -126,10 +127,9 @@ def evaluate(model, dataset, explainers, metrics="all", n: int | None = None,
 def _scores(names, model, explain, images, classes, maps, masks, target_maps, seconds,
             curve_options, noise_options, seed) -> dict[str, torch.Tensor]:
     out = {}
-    if "deletion_auc" in names:
-        out["deletion_auc"] = faithfulness.deletion_auc(model, images, maps, classes, **curve_options)
-    if "insertion_auc" in names:
-        out["insertion_auc"] = faithfulness.insertion_auc(model, images, maps, classes, **curve_options)
+    for name in ("deletion_auc", "insertion_auc"):
+        if name in names:
+            out[name] = getattr(faithfulness, name)(model, images, maps, classes, **curve_options)
     if {"average_drop", "increase_in_confidence"} & set(names):
         drop, increase = faithfulness.confidence_change(model, images, maps, classes)
         out["average_drop"], out["increase_in_confidence"] = drop, increase

@@ -32,6 +32,42 @@ class PassCounter:
         self.backward += len(grad)
 
 
+def cost_table(model, images, masks, named: dict) -> list[dict]:
+    """Per explainer in ``named``: ms per image, passes per image and EBPG, on one batch."""
+    rows = []
+    for name, explain in named.items():
+        explain(model, images[:2])  # warm-up: lazy imports, first-call allocations
+        counter = PassCounter(model)
+        tic = time.perf_counter()
+        heat = explain(model, images)
+        ms = (time.perf_counter() - tic) * 1000 / len(images)
+        counter.handle.remove()
+        ebpg = ((heat * masks).sum((1, 2)) / heat.sum((1, 2)).clamp_min(1e-12)).mean().item()
+        rows.append({"method": name, "ms": ms, "forwards": counter.forward / len(images),
+                     "backwards": counter.backward / len(images), "ebpg": ebpg})
+    return rows
+
+
+def test_batch(run_dir, model_name, n):
+    """The run's trained classifier (trained first if missing) and ``n`` shapes test items."""
+    config = xg.pipeline.RunConfig(run_dir=run_dir, models=[model_name], profile="full")
+    if not config.checkpoint(model_name).exists():
+        xg.pipeline.train_classifiers(config)
+    model = xg.pipeline.load_classifier(config, model_name)
+    test = xg.data.load("shapes", "test", config.image_size, n=n, seed=config.seed)
+    batch = default_collate([test[i] for i in range(n)])
+    return model, batch["image"], batch["mask"]
+
+
+def print_cost_table(rows, masks):
+    uniform = masks.mean((1, 2)).mean().item()
+    print("| method | ms / image | forwards / image | backwards / image | EBPG (uniform "
+          f"{uniform:.3f}) |\n|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['method']} | {r['ms']:.1f} | {r['forwards']:.1f} | {r['backwards']:.1f} | "
+              f"{r['ebpg']:.3f} |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="vgg")
@@ -39,29 +75,11 @@ def main():
     parser.add_argument("--n", type=int, default=32)
     parser.add_argument("--methods", nargs="+", default=xg.explainers.baselines())
     args = parser.parse_args()
-    config = xg.pipeline.RunConfig(run_dir=args.run_dir, models=[args.model], profile="full")
-    if not config.checkpoint(args.model).exists():
-        xg.pipeline.train_classifiers(config)
-    model = xg.pipeline.load_classifier(config, args.model)
-    test = xg.data.load("shapes", "test", config.image_size, n=args.n, seed=config.seed)
-    batch = default_collate([test[i] for i in range(args.n)])
-    images, masks = batch["image"], batch["mask"]
-    uniform = masks.mean((1, 2)).mean().item()
-    print(f"{args.model} on {args.n} shapes test images at {config.image_size} px, "
+    model, images, masks = test_batch(args.run_dir, args.model, args.n)
+    print(f"{args.model} on {args.n} shapes test images at {images.shape[-1]} px, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    print("| method | ms / image | forwards / image | backwards / image | EBPG (uniform "
-          f"{uniform:.3f}) |\n|---|---|---|---|---|")
-    for name in args.methods:
-        explain = xg.explainers.get(name)
-        explain(model, images[:2])  # warm-up: lazy imports, first-call allocations
-        counter = PassCounter(model)
-        tic = time.perf_counter()
-        heat = explain(model, images)
-        ms = (time.perf_counter() - tic) * 1000 / args.n
-        counter.handle.remove()
-        ebpg = ((heat * masks).sum((1, 2)) / heat.sum((1, 2)).clamp_min(1e-12)).mean().item()
-        print(f"| {name} | {ms:.1f} | {counter.forward / args.n:.1f} | "
-              f"{counter.backward / args.n:.1f} | {ebpg:.3f} |")
+    named = {name: xg.explainers.get(name) for name in args.methods}
+    print_cost_table(cost_table(model, images, masks, named), masks)
 
 
 if __name__ == "__main__":

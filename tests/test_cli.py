@@ -35,9 +35,9 @@ def test_run_trains_builds_and_summarises(tmp_path):
     assert set(summary["stage_seconds"]) == {"train-classifiers", "build-representations"}
     assert [(r["split"], r["n"], r["k"]) for r in summary["representations"]] == [
         ("train", 64, 4), ("val", 200, 4), ("test", 200, 4)]
-    store = xg.representation.RepresentationStore(tmp_path / "representations/vgg/test")
+    store = xg.representation.RepresentationStore(tmp_path / "representations/gradcam/vgg/test")
     assert store[0]["cgms"].shape == (4, 32, 32)
-    chunk = tmp_path / "representations/vgg/test/chunk-00000"
+    chunk = tmp_path / "representations/gradcam/vgg/test/chunk-00000"
     stamp = chunk.stat().st_mtime_ns
     assert cli.main(argv) == 0  # the second run resumes: nothing is rebuilt
     assert chunk.stat().st_mtime_ns == stamp
@@ -107,9 +107,17 @@ def test_train_gan_then_evaluate_it_with_the_baselines(tmp_path, capsys):
     assert "xai-gan build-representations" in capsys.readouterr().err
     assert cli.main(["run", *common]) == 0
     assert cli.main(["train-gan", *common, "--gan-epochs", "1", "--adversarial-weight", "0"]) == 0
-    gan_dir = tmp_path / "gan" / "msft-tiny-gradcam-l1only"
+    gan_dir = tmp_path / "gan" / "msft-tiny-gradcam-vgg-l1only"
     assert (gan_dir / "best.pt").exists() and (gan_dir / "history.csv").exists()
     assert cli.main(["evaluate", *common, "--adversarial-weight", "0", "--n", "2",
                      "--metrics", "iou", "ms_per_image"]) == 0
     summary = pd.read_csv(tmp_path / "evaluation" / "vgg" / "summary.csv")
     assert {"gan", "gradcam", "sise"} <= set(summary.method)
+    # a GAN by its folder's tag, beside the baselines; a missing one is named
+    assert cli.main(["evaluate", *common, "--n", "2", "--metrics", "iou", "--methods",
+                     "gradcam", "gan:msft-tiny-gradcam-vgg-l1only"]) == 0
+    summary = pd.read_csv(tmp_path / "evaluation" / "vgg" / "summary.csv")
+    assert set(summary.method) == {"gradcam", "gan:msft-tiny-gradcam-vgg-l1only"}
+    capsys.readouterr()
+    assert cli.main(["evaluate", *common, "--methods", "gan:nope"]) == 2
+    assert "gan/nope/best.pt does not exist" in capsys.readouterr().err

@@ -152,6 +152,8 @@ def test_an_interrupted_run_resumes_to_the_same_result(tmp_path, interrupting):
     assert all(torch.equal(a[key], b[key]) for key in a)
     with pytest.raises(ValueError, match="another run.*l1_weight"):
         train(ToyStore(32), ToyStore(8, seed=1), small_config(tmp_path / "b", l1_weight=10))
+    with pytest.raises(ValueError, match="another run.*train_items 32 != 24"):
+        train(ToyStore(24), ToyStore(8, seed=1), resumed_config)  # other training data
 
 
 def test_the_faithfulness_term_needs_the_classifier(tmp_path):
@@ -189,3 +191,27 @@ def test_gan_explainer_from_checkpoint_runs_and_refuses_misfits(trained_explaine
     with pytest.raises(ValueError, match="trained generator"):
         xg.explainers.get("gan")
     assert "gan" in xg.explainers.available() and "gan" not in xg.explainers.baselines()
+
+
+def test_distributed_training_on_two_gloo_processes_keeps_replicas_identical(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    worker = Path(__file__).with_name("ddp_worker.py")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(worker.parent)}
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node",
+                           "2", "--standalone", str(worker), str(tmp_path)],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+    assert set(ranks[0]) == {0, 1}  # generator and discriminator were both wrapped
+    for replica in ranks[0]:
+        a, b = ranks[0][replica], ranks[1][replica]
+        assert all(torch.equal(a[key], b[key]) for key in a)
+    # each rank saw half of each batch: 32 items / (2 ranks x 8) = 2 steps per epoch
+    history = xg.io.load_torch(tmp_path / "gan" / "last.pt")["history"]
+    assert [(row["epoch"], row["batches"]) for row in history] == [(1, 2), (2, 2)]
+    untrained = build_generator("msft", 4, "tiny", 3, width=8, cond_width=8, cond_channels=4)
+    assert not torch.equal(untrained.state_dict()["enc0.weight"], ranks[0][0]["enc0.weight"])

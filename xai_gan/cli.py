@@ -42,7 +42,8 @@ def add_evaluate_options(p: argparse.ArgumentParser) -> None:
                    help="a classifier checkpoint to evaluate (default: the run's --models)")
     p.add_argument("--methods", nargs="+", default=None,
                    help=f"explainers (default: all of {explainers.baselines()}, "
-                        "and gan when the run has a trained GAN)")
+                        "and gan when the run has a trained GAN); gan:<tag> names the GAN "
+                        "in gan/<tag>/ of the run, to compare several")
     p.add_argument("--metrics", nargs="+", default=None, choices=list(metrics.METRICS),
                    metavar="METRIC",
                    help=f"default: all the data allow, of {list(metrics.METRICS)}")

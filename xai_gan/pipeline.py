@@ -65,12 +65,14 @@ class RunConfig:
         return self.run_dir / "classifiers" / f"{model.replace(':', '_')}.pt"
 
     def store_dir(self, model: str, split: str) -> Path:
-        return self.run_dir / "representations" / model.replace(":", "_") / split
+        """One store per teacher, model and split: a run can hold several teachers."""
+        return self.run_dir / "representations" / self.target / model.replace(":", "_") / split
 
     @property
     def gan_dir(self) -> Path:
-        """One GAN per generator, preset, teacher and loss set-up."""
-        tag = f"{self.generator}-{self.preset}-{self.target}"
+        """One GAN per generator, preset, teacher, CNNs trained on and loss set-up."""
+        models = "+".join(m.replace(":", "_") for m in self.models)
+        tag = f"{self.generator}-{self.preset}-{self.target}-{models}"
         if self.adversarial_weight == 0:
             tag += "-l1only"
         if self.faithfulness_weight > 0:
@@ -183,6 +185,16 @@ def _models_to_evaluate(config: RunConfig):
         yield name.replace(":", "_"), load_classifier(config, name)
 
 
+def explainer(config: RunConfig, name: str) -> explainers.Explainer:
+    """An explainer by name; ``gan`` is the run's GAN of this configuration (``gan_dir``) and
+    ``gan:<tag>`` the GAN in ``gan/<tag>/`` of the run, to compare several side by side."""
+    if name == "gan" or name.startswith("gan:"):
+        tag = name.partition(":")[2]
+        folder = config.run_dir / "gan" / tag if tag else config.gan_dir
+        return explainers.GANExplainer.from_checkpoint(folder / "best.pt")
+    return explainers.get(name)
+
+
 def evaluate(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
     """Every method x every metric on the test split, per classifier.
 
@@ -206,8 +218,7 @@ def evaluate(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
         if done.exists() and json.loads(done.read_text()) == {**settings, "model": name}:
             summaries.append(pd.read_csv(out / "summary.csv"))
             continue
-        named = {m: (explainers.GANExplainer.from_checkpoint(gan_checkpoint) if m == "gan"
-                     else explainers.get(m)) for m in methods}
+        named = {m: explainer(config, m) for m in methods}
         table = metrics.evaluate(model, test, named, config.metrics or "all",
                                  n=config.n_explain, reference=config.reference,
                                  device=config.device, seed=config.seed)

@@ -160,7 +160,7 @@ def train(train_store: Dataset, val_store: Dataset, config: TrainConfig) -> Trai
     history, start_epoch, best, seconds = [], 0, -math.inf, 0.0
     if last_path.exists():
         state = load_torch(last_path, map_location=device)
-        _check_same_run(state, config, shape, last_path)
+        _check_same_run(state, config, {**shape, "train_items": len(train_store)}, last_path)
         generator.load_state_dict(state["state"])
         opt_g.load_state_dict(state["opt_g"])
         if discriminator is not None:
@@ -247,7 +247,8 @@ def train(train_store: Dataset, val_store: Dataset, config: TrainConfig) -> Trai
             history.append(row)
             improved = row["val_pearson"] > best
             best = max(best, row["val_pearson"])
-            extra = {"epoch": epoch + 1, "val": row, "teacher": _teacher(train_store)}
+            extra = {"epoch": epoch + 1, "val": row, "teacher": _teacher(train_store),
+                     "train_items": len(train_store)}
             if improved:
                 save_torch(generator_checkpoint(generator, shape, config, **extra), best_path)
             state = generator_checkpoint(generator, shape, config, **extra)

@@ -161,10 +161,6 @@ def summarise(table: pd.DataFrame) -> pd.DataFrame:
                .agg(category=("category", "first"), better=("better", "first"),
                     mean=("value", "mean"), std=("value", "std"), n=("value", "count"))
                .reset_index())
-    summary["rank"] = (summary.groupby("metric", sort=False, group_keys=False)
-                       [["mean", "better"]].apply(_rank))
+    signed = summary["mean"].where(summary["better"] == "lower", -summary["mean"])
+    summary["rank"] = signed.groupby(summary["metric"]).rank(method="min")
     return summary[["method", "metric", "category", "better", "mean", "std", "n", "rank"]]
-
-
-def _rank(group: pd.DataFrame) -> pd.Series:
-    return group["mean"].rank(ascending=group["better"].iloc[0] == "lower", method="min")

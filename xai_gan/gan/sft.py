@@ -6,6 +6,7 @@ SFT layer is exactly the identity and training moves it away only as far as it h
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -36,14 +37,16 @@ class ConditionNet(nn.Module):
 
     def __init__(self, in_channels: int, width: int = 128, out_channels: int = 32):
         super().__init__()
-        layers = [nn.Conv2d(in_channels, width, 4, padding="same"), nn.LeakyReLU(0.1)]
+        layers = [nn.Conv2d(in_channels, width, 4), nn.LeakyReLU(0.1)]
         for _ in range(3):
             layers += [nn.Conv2d(width, width, 1), nn.LeakyReLU(0.1)]
         layers += [nn.Conv2d(width, out_channels, 1)]
         self.body = nn.Sequential(*layers)
 
     def forward(self, maps: torch.Tensor) -> torch.Tensor:
-        return self.body(maps)
+        # "same" size for an even kernel, padded by hand as torch would (1 before, 2 after)
+        # without its warning about the copy it makes
+        return self.body(F.pad(maps, (1, 2, 1, 2)))
 
 
 class SFTResBlock(nn.Module):

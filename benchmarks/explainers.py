@@ -48,7 +48,7 @@ def cost_table(model, images, masks, named: dict) -> list[dict]:
     return rows
 
 
-def test_batch(run_dir, model_name, n):
+def load_test_batch(run_dir, model_name, n):
     """The run's trained classifier (trained first if missing) and ``n`` shapes test items."""
     config = xg.pipeline.RunConfig(run_dir=run_dir, models=[model_name], profile="full")
     if not config.checkpoint(model_name).exists():
@@ -75,7 +75,7 @@ def main():
     parser.add_argument("--n", type=int, default=32)
     parser.add_argument("--methods", nargs="+", default=xg.explainers.baselines())
     args = parser.parse_args()
-    model, images, masks = test_batch(args.run_dir, args.model, args.n)
+    model, images, masks = load_test_batch(args.run_dir, args.model, args.n)
     print(f"{args.model} on {args.n} shapes test images at {images.shape[-1]} px, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     named = {name: xg.explainers.get(name) for name in args.methods}

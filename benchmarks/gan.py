@@ -22,7 +22,7 @@ from torch.utils.data import Dataset
 from torch.utils.flop_counter import FlopCounterMode
 
 import xai_gan as xg
-from explainers import cost_table, print_cost_table, test_batch
+from explainers import cost_table, load_test_batch, print_cost_table
 
 PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L4": 121.0, "T4": 65.0}
 
@@ -112,7 +112,7 @@ def main():
                 print(f"| {name} | {preset} | {forward / 1e9:.2f} | {per_train / 1e9:.2f} | "
                       f"{rate:.1f} |{mfu}", flush=True)
 
-    model, images, masks = test_batch(args.run_dir, args.model, args.n)
+    model, images, masks = load_test_batch(args.run_dir, args.model, args.n)
     if args.checkpoint:
         gan = xg.explainers.GANExplainer.from_checkpoint(args.checkpoint)
     else:

@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -114,10 +115,16 @@ def test_train_gan_then_evaluate_it_with_the_baselines(tmp_path, capsys):
     summary = pd.read_csv(tmp_path / "evaluation" / "vgg" / "summary.csv")
     assert {"gan", "gradcam", "sise"} <= set(summary.method)
     # a GAN by its folder's tag, beside the baselines; a missing one is named
-    assert cli.main(["evaluate", *common, "--n", "2", "--metrics", "iou", "--methods",
-                     "gradcam", "gan:msft-tiny-gradcam-vgg-l1only"]) == 0
-    summary = pd.read_csv(tmp_path / "evaluation" / "vgg" / "summary.csv")
-    assert set(summary.method) == {"gradcam", "gan:msft-tiny-gradcam-vgg-l1only"}
+    tagged = ["evaluate", *common, "--n", "2", "--metrics", "iou", "--methods", "gradcam",
+              "gan:msft-tiny-gradcam-vgg-l1only"]
+    assert cli.main(tagged) == 0
+    summary_path = tmp_path / "evaluation" / "vgg" / "summary.csv"
+    assert set(pd.read_csv(summary_path).method) == {"gradcam", "gan:msft-tiny-gradcam-vgg-l1only"}
+    stamp = summary_path.stat().st_mtime_ns
+    assert cli.main(tagged) == 0 and summary_path.stat().st_mtime_ns == stamp  # skipped
+    later = (gan_dir / "best.pt").stat().st_mtime_ns + 10**9
+    os.utime(gan_dir / "best.pt", ns=(later, later))  # as if the GAN were retrained
+    assert cli.main(tagged) == 0 and summary_path.stat().st_mtime_ns != stamp  # re-evaluated
     capsys.readouterr()
     assert cli.main(["evaluate", *common, "--methods", "gan:nope"]) == 2
     assert "gan/nope/best.pt does not exist" in capsys.readouterr().err

@@ -1,4 +1,9 @@
 """The SFT-cGAN: building blocks, generators, losses, training with resume, the explainer."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -194,11 +199,6 @@ def test_gan_explainer_from_checkpoint_runs_and_refuses_misfits(trained_explaine
 
 
 def test_distributed_training_on_two_gloo_processes_keeps_replicas_identical(tmp_path):
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
     worker = Path(__file__).with_name("ddp_worker.py")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(worker.parent)}
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node",

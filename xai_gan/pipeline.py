@@ -185,14 +185,19 @@ def _models_to_evaluate(config: RunConfig):
         yield name.replace(":", "_"), load_classifier(config, name)
 
 
+def gan_checkpoint(config: RunConfig, name: str) -> Path | None:
+    """``best.pt`` of the GAN an explainer name means: ``gan`` is the run's GAN of this
+    configuration (``gan_dir``), ``gan:<tag>`` the one in ``gan/<tag>/``; else None."""
+    if name != "gan" and not name.startswith("gan:"):
+        return None
+    tag = name.partition(":")[2]
+    return (config.run_dir / "gan" / tag if tag else config.gan_dir) / "best.pt"
+
+
 def explainer(config: RunConfig, name: str) -> explainers.Explainer:
-    """An explainer by name; ``gan`` is the run's GAN of this configuration (``gan_dir``) and
-    ``gan:<tag>`` the GAN in ``gan/<tag>/`` of the run, to compare several side by side."""
-    if name == "gan" or name.startswith("gan:"):
-        tag = name.partition(":")[2]
-        folder = config.run_dir / "gan" / tag if tag else config.gan_dir
-        return explainers.GANExplainer.from_checkpoint(folder / "best.pt")
-    return explainers.get(name)
+    """An explainer by name, ``gan`` and ``gan:<tag>`` included (see :func:`gan_checkpoint`)."""
+    path = gan_checkpoint(config, name)
+    return explainers.get(name) if path is None else explainers.GANExplainer.from_checkpoint(path)
 
 
 def evaluate(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
@@ -205,11 +210,13 @@ def evaluate(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
     """
     test = (splits or datasets(config))["test"]
     methods = config.methods or explainers.baselines()
-    gan_checkpoint = config.gan_dir / "best.pt"
-    if config.methods is None and gan_checkpoint.exists():
+    if config.methods is None and (config.gan_dir / "best.pt").exists():
         methods = methods + ["gan"]
+    # a retrained GAN is a new method: its checkpoint's time stamp is part of the settings
+    gans = {m: path.stat().st_mtime_ns for m in methods
+            if (path := gan_checkpoint(config, m)) is not None and path.exists()}
     settings = {"dataset": config.dataset, "image_size": config.image_size, "methods": methods,
-                "metrics": config.metrics or "all", "n": config.n_explain,
+                "gans": gans, "metrics": config.metrics or "all", "n": config.n_explain,
                 "reference": config.reference, "seed": config.seed}
     summaries = []
     for name, model in _models_to_evaluate(config):

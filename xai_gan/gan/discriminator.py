@@ -18,7 +18,8 @@ class PatchDiscriminator(nn.Module):
             c_in, c_out = width * 2 ** (i - 1), width * 2 ** i
             body += [nn.Conv2d(c_in, c_out, 4, stride=2, padding=1),
                      nn.InstanceNorm2d(c_out, affine=True), nn.LeakyReLU(0.2)]
-        body += [nn.Conv2d(width * 2 ** (layers - 1), 1, 4, padding="same")]
+        # "same" size for the even kernel, padded as torch would (1 before, 2 after)
+        body += [nn.ZeroPad2d((1, 2, 1, 2)), nn.Conv2d(width * 2 ** (layers - 1), 1, 4)]
         self.body = nn.Sequential(*body)
         self.k = k
 

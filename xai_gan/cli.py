@@ -7,21 +7,56 @@ skipped on a re-run; an interrupted stage resumes.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import sys
 from pathlib import Path
 
 import pandas as pd
 
-from . import classifiers, data, explainers, gan, metrics, pipeline
+from . import classifiers, data, explainers, gan, metrics, pipeline, report
 
 STAGES = {
-    "run": (pipeline.run, "the main job, end to end"),
+    "run": (pipeline.run, "the main job, end to end, with the HTML report"),
     "train-classifiers": (pipeline.train_classifiers, "train the CNN classifiers"),
     "build-representations": (pipeline.build_representations,
                               "per-layer Grad-CAMs and cumulative maps of every split"),
     "train-gan": (pipeline.train_gan, "train the SFT-cGAN on the run's representation stores"),
     "evaluate": (pipeline.evaluate, "score explainers with every metric on the test split"),
+    "studies": (pipeline.studies, "condition relevance, cross-architecture and cross-dataset "
+                "generalisation of the run's GAN"),
+    "report": (report.write, "(re)write report.html from what the run folder holds"),
 }
+GAN_STAGES = ("run", "train-gan", "evaluate", "studies", "report")
+
+
+def add_study_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--studies", nargs="+", default=None, choices=pipeline.STUDIES,
+                   help="default: all three")
+    p.add_argument("--other-dataset", default="fashion-mnist", choices=sorted(data._LOADERS),
+                   help="the cross-dataset study's second dataset (default fashion-mnist)")
+    p.add_argument("--study-seconds", type=float, default=None,
+                   help="training budget of each study GAN (default: the profile's)")
+
+
+def config_file(path: str | Path) -> dict:
+    """The RunConfig fields of a JSON file (keys as the flags' names, with _ or -)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"config file {path} does not exist")
+    try:
+        values = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"config file {path} is not valid JSON: {err}") from None
+    if not isinstance(values, dict):
+        raise ValueError(f"config file {path} must hold one JSON object")
+    values = {key.replace("-", "_"): value for key, value in values.items()}
+    fields = {f.name for f in dataclasses.fields(pipeline.RunConfig) if f.init}
+    unknown = sorted(set(values) - fields)
+    if unknown:
+        raise ValueError(f"config file {path}: unknown settings {unknown}; "
+                         f"known: {sorted(fields)}")
+    return values
 
 
 def add_gan_options(p: argparse.ArgumentParser) -> None:
@@ -38,8 +73,6 @@ def add_gan_options(p: argparse.ArgumentParser) -> None:
 
 
 def add_evaluate_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", dest="checkpoint_path", type=Path, default=None,
-                   help="a classifier checkpoint to evaluate (default: the run's --models)")
     p.add_argument("--methods", nargs="+", default=None,
                    help=f"explainers (default: all of {explainers.baselines()}, "
                         "and gan when the run has a trained GAN); gan:<tag> names the GAN "
@@ -59,8 +92,11 @@ def parser() -> argparse.ArgumentParser:
         prog="xai-gan", description="Explain CNN predictions with a conditional GAN. Every "
         "stage reads and writes one run folder and resumes where it stopped.")
     sub = parser.add_subparsers(dest="command", required=True)
+    parser.stages = {}
     for name, (_, help_) in STAGES.items():
-        p = sub.add_parser(name, help=help_)
+        p = parser.stages[name] = sub.add_parser(name, help=help_)
+        p.add_argument("--config", default=None, type=Path,
+                       help="a JSON file of settings (flag names as keys); flags override it")
         p.add_argument("--run-dir", default="runs/default", type=Path,
                        help="run folder shared by every stage (default: runs/default)")
         p.add_argument("--dataset", default="shapes", choices=sorted(data._LOADERS))
@@ -80,33 +116,58 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--epochs", type=int, default=None)
         p.add_argument("--batch-size", type=int, default=64)
         p.add_argument("--lr", type=float, default=3e-3)
-        p.add_argument("--n-train", type=int, default=None, help="shapes only: training images")
+        p.add_argument("--n-train", type=int, default=None,
+                       help="training images (default: the profile's for shapes, all else)")
+        p.add_argument("--n-eval", type=int, default=None,
+                       help="validation and test images (default: as --n-train)")
+        p.add_argument("--channels", type=int, default=None, choices=[1, 3],
+                       help="convert the images to grey (1) or colour (3)")
         p.add_argument("--k", type=int, default=8, help="condition maps kept (default 8)")
         p.add_argument("--target", default="gradcam", choices=explainers.baselines(),
                        help="explainer that makes the GAN's target map")
-        if name in ("train-gan", "evaluate"):
-            add_gan_options(p)  # evaluate: which trained GAN to include
-        if name == "evaluate":
+        if name in GAN_STAGES:
+            add_gan_options(p)  # the others: which trained GAN to use
+        if name in ("run", "evaluate"):
             add_evaluate_options(p)
+        if name == "evaluate":
+            p.add_argument("--checkpoint", dest="checkpoint_path", type=Path, default=None,
+                           help="a classifier checkpoint to evaluate (default: the run's "
+                                "--models)")
+        if name in ("run", "studies", "report"):
+            add_study_options(p)
     return parser
 
 
+def parse(argv: list[str] | None = None) -> dict:
+    """Parse ``argv``; a ``--config`` file's values become the defaults that flags override."""
+    p = parser()
+    args = vars(p.parse_args(argv))
+    if args["config"] is not None:
+        p.stages[args["command"]].set_defaults(**config_file(args["config"]))
+        args = vars(p.parse_args(argv))
+    args.pop("config")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = vars(parser().parse_args(argv))
-    command = args.pop("command")
     try:
+        args = parse(argv)
+        command = args.pop("command")
         result = STAGES[command][0](pipeline.RunConfig(**args))
     except (ValueError, FileNotFoundError) as err:
-        print(f"xai-gan {command}: error: {err}", file=sys.stderr)
+        print(f"xai-gan: error: {err}", file=sys.stderr)
         return 2
     if command == "evaluate":
         print(result.pivot_table(index=["model", "method"], columns="metric", values="mean",
                                  sort=False).to_string(float_format="%.3g"))
     elif isinstance(result, pd.DataFrame):
         print(result.to_string(index=False))
-    else:
+    elif command == "run":
         print(pd.DataFrame(result["classifiers"]).to_string(index=False))
         print("seconds per stage:", {k: round(v, 1) for k, v in result["stage_seconds"].items()})
+        print(f"report: {result['report']}")
+    elif command == "report":
+        print(f"report: {result}")
     print(f"run folder: {args['run_dir']}")
     return 0
 

@@ -54,9 +54,9 @@ def load(name: str, split: str = "train", image_size: int | None = None, *,
     channels : {1, 3}, optional
         Convert grey to colour or colour to grey; default: the source's own.
     **kwargs
-        Passed to the dataset: ``n``, ``seed`` (shapes); ``root``, ``download``
-        (fashion-mnist, cifar10); ``root``, ``val_fraction``, ``test_fraction``, ``seed``
-        (imagefolder).
+        Passed to the dataset: ``n``, ``seed`` (shapes); ``root``, ``download``, ``n`` (the
+        split's first n images: fashion-mnist, cifar10); ``root``, ``val_fraction``,
+        ``test_fraction``, ``seed`` (imagefolder).
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
@@ -282,7 +282,8 @@ def _holdout(n: int, split: str, val_size: int) -> slice:
     return slice(0, n - val_size) if split == "train" else slice(n - val_size, n)
 
 
-def _fashion_mnist(split, image_size, channels, root=None, download=False, val_size=5000):
+def _fashion_mnist(split, image_size, channels, root=None, download=False, val_size=5000,
+                   n=None):
     root = Path(root or os.environ.get(FASHION_MNIST_ENV) or FASHION_MNIST_DIR)
     source = "test" if split == "test" else "train"
     files = [root / f for f in FASHION_MNIST_FILES[source]]
@@ -302,6 +303,7 @@ def _fashion_mnist(split, image_size, channels, root=None, download=False, val_s
     if source == "train":
         rows = _holdout(len(labels), split, val_size)
         images, labels = images[rows], labels[rows]
+    images, labels = images[:n], labels[:n]
     return ArrayDataset(images, labels, name="fashion-mnist", classes=FASHION_MNIST_CLASSES,
                         image_size=image_size, channels=channels)
 
@@ -311,7 +313,8 @@ def _fashion_mnist(split, image_size, channels, root=None, download=False, val_s
 CIFAR10_FOLDER = "cifar-10-batches-py"
 
 
-def _cifar10(split, image_size, channels, root="data/cifar10", download=False, val_size=5000):
+def _cifar10(split, image_size, channels, root="data/cifar10", download=False, val_size=5000,
+             n=None):
     folder = Path(root) / CIFAR10_FOLDER
     if download and not (folder / "test_batch").exists():
         from torchvision.datasets.utils import download_and_extract_archive
@@ -319,14 +322,14 @@ def _cifar10(split, image_size, channels, root="data/cifar10", download=False, v
         download_and_extract_archive("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
                                      str(root), md5="c58f30108f718f92721af3b95e74349a")
     names = ["test_batch"] if split == "test" else [f"data_batch_{i}" for i in range(1, 6)]
-    missing = [n for n in names if not (folder / n).exists()]
+    missing = [name for name in names if not (folder / name).exists()]
     if missing:
         raise FileNotFoundError(
             f"CIFAR-10 batches {missing} not found under {folder}. Pass download=True "
             f"(needs internet), or root= a folder holding {CIFAR10_FOLDER}/.")
     images, labels = [], []
-    for n in names:
-        with open(folder / n, "rb") as f:
+    for name in names:
+        with open(folder / name, "rb") as f:
             batch = pickle.load(f, encoding="latin1")
         images.append(np.asarray(batch["data"], np.uint8).reshape(-1, 3, 32, 32))
         labels.extend(batch["labels"])
@@ -336,6 +339,7 @@ def _cifar10(split, image_size, channels, root="data/cifar10", download=False, v
     if split != "test":
         rows = _holdout(len(labels), split, val_size)
         images, labels = images[rows], labels[rows]
+    images, labels = images[:n], labels[:n]
     return ArrayDataset(np.ascontiguousarray(images), labels, name="cifar10", classes=classes,
                         image_size=image_size, channels=channels)
 

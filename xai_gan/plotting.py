@@ -51,6 +51,43 @@ def image_grid(images: torch.Tensor, titles=None, heatmaps: torch.Tensor | None 
     return fig
 
 
+def method_grid(images: torch.Tensor, maps: dict, masks: torch.Tensor | None = None,
+                titles=None, size: float = 1.5, alpha: float = 0.5, cmap: str = "jet"):
+    """One row per image: the image, then each method's map over it.
+
+    Parameters
+    ----------
+    images : (B, C, H, W) tensor in [0, 1]
+    maps : ``{method: (B, H, W) tensor in [0, 1]}``, one column each, in order
+    masks : (B, H, W) tensor, optional; the ground-truth object, outlined in white
+    titles : list of B str, optional; written under each image (e.g. the predicted class)
+    """
+    ncols = 1 + len(maps)
+    fig, axes = plt.subplots(len(images), ncols, figsize=(size * ncols, size * len(images) + 0.4),
+                             squeeze=False)
+    for row, image in enumerate(images):
+        picture = to_numpy_image(image)
+        for col, ax in enumerate(axes[row]):
+            ax.imshow(picture)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if col:
+                method = list(maps)[col - 1]
+                ax.imshow(maps[method][row].detach().float().cpu().numpy(), cmap=cmap,
+                          alpha=alpha, vmin=0, vmax=1)
+                if row == 0:
+                    ax.set_title(method, fontsize=8)
+            elif row == 0:
+                ax.set_title("image", fontsize=8)
+            if masks is not None:
+                ax.contour(masks[row].detach().cpu().numpy(), levels=[0.5], colors="white",
+                           linewidths=0.8)
+        if titles is not None:
+            axes[row][0].set_ylabel(titles[row], fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def metric_bars(table, metrics=None, ncols: int = 4, size: float = 3.0):
     """One bar chart per metric: mean and 95 % interval of each method over images.
 
@@ -97,5 +134,47 @@ def rank_table(summary, size: float = 0.75):
     ax.tick_params(axis="y", rotation=0)
     ax.set_xlabel("")
     ax.set_ylabel("")
+    fig.tight_layout()
+    return fig
+
+
+def condition_bars(table, images: int = 4, size: float = 3.0):
+    """Condition relevance (:func:`xai_gan.interpret.condition_relevance`): the mean change
+    per condition map over all images (with 95 % intervals), then one panel per image for the
+    first ``images`` images."""
+    import seaborn as sns
+
+    shown = sorted(table.image.unique())[:images]
+    fig, axes = plt.subplots(1, 1 + len(shown), figsize=(size * (1.6 + len(shown)), size),
+                             gridspec_kw={"width_ratios": [1.6] + [1] * len(shown)},
+                             squeeze=False)
+    axes = axes[0]
+    sns.barplot(table, x="condition", y="change", color="tab:blue", errorbar=("ci", 95),
+                ax=axes[0], seed=0)
+    axes[0].set_title(f"mean over {table.image.nunique()} images", fontsize=9)
+    axes[0].set_xlabel("condition removed (0 = deepest layer only)")
+    axes[0].set_ylabel("mean |change| of the map")
+    for ax, image in zip(axes[1:], shown):
+        rows = table[table.image == image]
+        ax.bar(rows.condition, rows.change, color="tab:gray")
+        ax.set_title(f"image {image}", fontsize=9)
+        ax.set_xlabel("condition")
+    fig.tight_layout()
+    return fig
+
+
+def transfer_heatmap(table, metric: str = "pearson", size: float = 0.9):
+    """Generators (rows) x test stores (columns), coloured and annotated by ``metric``
+    (:func:`xai_gan.interpret.transfer`'s output)."""
+    import seaborn as sns
+
+    grid = table.pivot(index="gan", columns="tested_on", values=metric)
+    grid = grid.loc[list(dict.fromkeys(table.gan)), list(dict.fromkeys(table.tested_on))]
+    fig, ax = plt.subplots(figsize=(2.5 + size * 1.6 * grid.shape[1], 1.2 + size * grid.shape[0]))
+    sns.heatmap(grid, annot=True, fmt=".3f", cmap="viridis", vmin=0, vmax=1, ax=ax,
+                cbar_kws={"label": metric})
+    ax.set_xlabel("tested on")
+    ax.set_ylabel("GAN trained on")
+    ax.tick_params(axis="y", rotation=0)
     fig.tight_layout()
     return fig

@@ -8,16 +8,19 @@ import os
 
 PROFILE_ENV = "XAI_GAN_PROFILE"
 PROFILES = {
-    # epochs per dataset and model: each zoo model trains in under 3 minutes on a 2-core CPU
-    "full": {"image_size": {"shapes": 64, "default": 32}, "n_train": 6000, "n_eval": 1000,
-             "n_explain": 100, "gan_epochs": 30, "gan_seconds": 300,
-             "models": ["vgg", "resnet", "mobilenet", "densenet"],
+    # the main job: three CNN families, every explainer and metric, the GAN and the studies in
+    # under 15 minutes on a 2-core CPU (each zoo model trains in about a minute)
+    "full": {"image_size": {"shapes": 64, "default": 32}, "n_train": 3000, "n_eval": 500,
+             "n_explain": 8, "gan_epochs": 30, "gan_seconds": 90,
+             "n_study": 200, "study_n_train": 2000, "study_seconds": 30,
+             "models": ["vgg", "resnet", "mobilenet"],
              "epochs": {"shapes": {"vgg": 8, "resnet": 7, "mobilenet": 10, "default": 8},
                         "fashion-mnist": {"vgg": 5, "mobilenet": 4, "default": 3},
                         "default": {"default": 5}}},
     # ci: a CNN that still learns shapes (about 80 % test accuracy) in well under a minute
     "ci": {"image_size": {"shapes": 64, "default": 32}, "n_train": 2000, "n_eval": 200,
            "n_explain": 12, "gan_epochs": 2, "gan_seconds": 60,
+           "n_study": 50, "study_n_train": 500, "study_seconds": 10,
            "models": ["vgg", "resnet"], "epochs": {"default": {"default": 6}}},
 }
 

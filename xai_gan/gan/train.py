@@ -245,8 +245,11 @@ def train(train_store: Dataset, val_store: Dataset, config: TrainConfig) -> Trai
         if rank == 0:
             row.update(validate(generator, val_store, device=device))
             history.append(row)
-            improved = row["val_pearson"] > best
-            best = max(best, row["val_pearson"])
+            # a NaN Pearson (constant maps early on) never beats a number, but the first
+            # epoch always writes best.pt: a finished run always has a generator to load
+            score = -math.inf if math.isnan(row["val_pearson"]) else row["val_pearson"]
+            improved = score > best or not best_path.exists()
+            best = max(best, score)
             extra = {"epoch": epoch + 1, "val": row, "teacher": _teacher(train_store),
                      "train_items": len(train_store)}
             if improved:

@@ -1,5 +1,31 @@
+import gzip
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """An IDX file as Fashion-MNIST ships them (gzip, uint8)."""
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def write_fake_fashion(root: Path, n_train: int, n_test: int) -> dict:
+    """Random Fashion-MNIST stand-in files under ``root``; returns the arrays written."""
+    from xai_gan import data
+
+    rng = np.random.default_rng(0)
+    arrays = {"train": (rng.integers(0, 256, (n_train, 28, 28)), np.arange(n_train) % 10),
+              "test": (rng.integers(0, 256, (n_test, 28, 28)), np.arange(n_test) % 10)}
+    root.mkdir(parents=True, exist_ok=True)
+    for split, (images, labels) in arrays.items():
+        image_file, label_file = data.FASHION_MNIST_FILES[split]
+        write_idx(root / image_file, images)
+        write_idx(root / label_file, labels)
+    return arrays
 
 
 class Interrupting(torch.utils.data.Dataset):

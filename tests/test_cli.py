@@ -5,7 +5,10 @@ import sys
 
 import pandas as pd
 
+import pytest
+
 import xai_gan as xg
+from conftest import write_fake_fashion
 from xai_gan import cli
 
 SMALL = ["--profile", "ci", "--epochs", "1", "--n-train", "64", "--batch-size", "32",
@@ -27,21 +30,107 @@ def test_train_classifiers_writes_checkpoints_and_resumes(tmp_path):
     pd.testing.assert_frame_equal(table, again)
 
 
-def test_run_trains_builds_and_summarises(tmp_path):
-    argv = ["run", "--run-dir", str(tmp_path), "--models", "vgg", "--k", "4", *SMALL]
+def stamps(root):
+    """Modification times of every checkpoint, store chunk and finished-result marker."""
+    return {p: p.stat().st_mtime_ns for p in root.rglob("*")
+            if p.suffix in (".pt", ".npy") or p.name == "settings.json"}
+
+
+def test_main_job_runs_every_stage_survives_an_interruption_and_resumes(tmp_path, monkeypatch):
+    fashion = tmp_path / "fashion"
+    write_fake_fashion(fashion, 5000 + 48, 40)  # the last 5000 training images are val
+    monkeypatch.setenv(xg.data.FASHION_MNIST_ENV, str(fashion))
+    run_dir = tmp_path / "run"
+    argv = ["run", "--run-dir", str(run_dir), "--models", "vgg", "mobilenet", "--k", "4",
+            "--n-eval", "24", "--n", "3", "--methods", "gradcam", "gan", "--gan-seconds", "3",
+            "--study-seconds", "2", *SMALL]
+    real_transfer = xg.interpret.transfer
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(xg.interpret, "transfer", killed)  # killed during the studies
+    with pytest.raises(KeyboardInterrupt):
+        cli.main(argv)
+    assert not (run_dir / "report.html").exists()
+    before = stamps(run_dir)
+    assert before and (run_dir / "evaluation" / "vgg" / "settings.json") in before
+    monkeypatch.setattr(xg.interpret, "transfer", real_transfer)
     assert cli.main(argv) == 0
-    summary = json.loads((tmp_path / "summary.json").read_text())
+    after = stamps(run_dir)
+    assert {p: after[p] for p in before} == before  # nothing finished was redone
+
+    summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["profile"] == "ci" and summary["config"]["k"] == 4
-    assert [c["model"] for c in summary["classifiers"]] == ["vgg"]
-    assert set(summary["stage_seconds"]) == {"train-classifiers", "build-representations"}
-    assert [(r["split"], r["n"], r["k"]) for r in summary["representations"]] == [
-        ("train", 64, 4), ("val", 200, 4), ("test", 200, 4)]
-    store = xg.representation.RepresentationStore(tmp_path / "representations/gradcam/vgg/test")
-    assert store[0]["cgms"].shape == (4, 32, 32)
-    chunk = tmp_path / "representations/gradcam/vgg/test/chunk-00000"
-    stamp = chunk.stat().st_mtime_ns
-    assert cli.main(argv) == 0  # the second run resumes: nothing is rebuilt
-    assert chunk.stat().st_mtime_ns == stamp
+    assert summary["config"]["reference"] == "gradcam"  # similarity metrics: the teacher
+    assert set(summary["studies"].values()) == {"done"}
+    assert [(r["model"], r["split"], r["n"]) for r in summary["representations"]][:3] == [
+        ("vgg", "train", 64), ("vgg", "val", 24), ("vgg", "test", 24)]
+    evaluation = pd.read_csv(run_dir / "evaluation" / "mobilenet" / "summary.csv")
+    assert set(evaluation.method) == {"gradcam", "gan"}
+    assert {"deletion_auc", "iou", "max_sensitivity", "randomisation_ssim", "pearson",
+            "ms_per_image"} <= set(evaluation.metric)
+    loo = pd.read_csv(run_dir / "studies" / "cross-architecture" / "transfer.csv")
+    assert sorted(zip(loo.gan, loo.tested_on)) == [
+        ("without mobilenet", "mobilenet"), ("without mobilenet", "vgg"),
+        ("without vgg", "mobilenet"), ("without vgg", "vgg")]
+    cross = pd.read_csv(run_dir / "studies" / "cross-dataset" / "transfer.csv")
+    assert set(cross.tested_on) == {"shapes", "fashion-mnist"} and len(cross) == 4
+    relevance = pd.read_csv(run_dir / "studies" / "condition-relevance" / "per_image.csv")
+    assert set(relevance.condition) == {0, 1, 2, 3} and set(relevance.model) == {"vgg",
+                                                                                "mobilenet"}
+    html = (run_dir / "report.html").read_text()
+    assert html.count("data:image/png;base64,") >= 2 * 3 + 3  # examples, ranks, bars; studies
+    for heading in ("Timings", "Classifiers", "GAN training", "Every explainer x every metric",
+                    "Condition relevance", "Cross-architecture", "Cross-dataset",
+                    "Configuration"):
+        assert heading in html
+    assert "| gan |" in (run_dir / "results.md").read_text()
+    timings = json.loads((run_dir / "timings.json").read_text())
+    # the interrupted run timed the stages it finished, not the one it was killed in
+    assert timings["evaluate"]["runs"] == 2 and timings["studies"]["runs"] == 1
+
+    assert cli.main(argv) == 0  # a third run only reads what is there
+    assert stamps(run_dir) == after
+    assert json.loads((run_dir / "timings.json").read_text())["train-gan"]["runs"] == 3
+
+
+def test_a_study_that_cannot_run_is_recorded_not_fatal(tmp_path, monkeypatch):
+    monkeypatch.setenv(xg.data.FASHION_MNIST_ENV, str(tmp_path / "none"))
+    config = xg.pipeline.RunConfig(run_dir=tmp_path, models=["vgg"], profile="ci",
+                                   studies=["cross-architecture", "cross-dataset"])
+    results = xg.pipeline.studies(config, {"test": xg.data.load("shapes", "test", 32, n=4)})
+    assert "at least two --models" in results["cross-architecture"]
+    assert "apt-get install dataset-fashion-mnist" in results["cross-dataset"]
+    with pytest.raises(ValueError, match="unknown studies"):
+        xg.pipeline.RunConfig(studies=["nope"])
+
+
+def test_config_file_sets_defaults_that_flags_override(tmp_path, capsys):
+    path = tmp_path / "job.json"
+    path.write_text(json.dumps({"models": ["vgg", "resnet"], "k": 4, "gan-seconds": 30,
+                                "run_dir": "runs/x"}))
+    args = cli.parse(["run", "--config", str(path), "--k", "6"])
+    assert (args["models"], args["k"], args["gan_seconds"]) == (["vgg", "resnet"], 6, 30)
+    assert str(args["run_dir"]) == "runs/x"
+    path.write_text(json.dumps({"modles": ["vgg"]}))
+    assert cli.main(["run", "--config", str(path)]) == 2
+    assert "unknown settings ['modles']" in capsys.readouterr().err
+    path.write_text("{models: vgg")
+    assert cli.main(["run", "--config", str(path)]) == 2
+    assert "is not valid JSON" in capsys.readouterr().err
+
+
+def test_fashion_mnist_runs_take_the_first_n_images_converted(tmp_path, monkeypatch):
+    write_fake_fashion(tmp_path, 5000 + 30, 20)
+    monkeypatch.setenv(xg.data.FASHION_MNIST_ENV, str(tmp_path))
+    config = xg.pipeline.RunConfig(dataset="fashion-mnist", n_train=12, n_eval=8, channels=3,
+                                   image_size=48, profile="ci")
+    splits = xg.pipeline.datasets(config)
+    assert {s: len(d) for s, d in splits.items()} == {"train": 12, "val": 8, "test": 8}
+    assert splits["test"][0]["image"].shape == (3, 48, 48)
+    whole = xg.pipeline.datasets(xg.pipeline.RunConfig(dataset="fashion-mnist", profile="ci"))
+    assert {s: len(d) for s, d in whole.items()} == {"train": 30, "val": 5000, "test": 20}
 
 
 def test_build_representations_needs_a_trained_classifier(tmp_path, capsys):
@@ -85,7 +174,8 @@ def test_evaluate_writes_tables_and_figures_and_skips_a_finished_model(tmp_path,
     assert cli.main(argv) == 0
     out = tmp_path / "evaluation" / "untrained"
     assert {p.name for p in out.iterdir()} == {"per_image.csv", "summary.csv", "settings.json",
-                                              "metric_bars.png", "rank_table.png"}
+                                              "metric_bars.png", "rank_table.png",
+                                              "examples.png"}
     table = pd.read_csv(out / "per_image.csv")
     assert len(table) == 2 * 3 * 3 and set(table.metric) == {"deletion_auc", "iou", "ssim"}
     summary = pd.read_csv(out / "summary.csv")
@@ -106,7 +196,8 @@ def test_train_gan_then_evaluate_it_with_the_baselines(tmp_path, capsys):
     common = ["--run-dir", str(tmp_path), "--models", "vgg", "--k", "4", *SMALL]
     assert cli.main(["train-gan", *common]) == 2  # no stores yet: says which command makes them
     assert "xai-gan build-representations" in capsys.readouterr().err
-    assert cli.main(["run", *common]) == 0
+    assert cli.main(["train-classifiers", *common]) == 0
+    assert cli.main(["build-representations", *common]) == 0
     assert cli.main(["train-gan", *common, "--gan-epochs", "1", "--adversarial-weight", "0"]) == 0
     gan_dir = tmp_path / "gan" / "msft-tiny-gradcam-vgg-l1only"
     assert (gan_dir / "best.pt").exists() and (gan_dir / "history.csv").exists()

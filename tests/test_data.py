@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 import xai_gan as xg
+from conftest import write_fake_fashion, write_idx
 from xai_gan import data
 
 
@@ -86,22 +87,9 @@ def test_unknown_names_are_refused():
 
 # ----------------------------------------------------------------------------- fashion-mnist
 
-def write_idx(path: Path, array: np.ndarray) -> None:
-    header = bytes([0, 0, 8, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
-    with gzip.open(path, "wb") as f:
-        f.write(header + array.astype(np.uint8).tobytes())
-
-
 @pytest.fixture
 def fake_fashion(tmp_path):
-    rng = np.random.default_rng(0)
-    arrays = {"train": (rng.integers(0, 256, (30, 28, 28)), np.arange(30) % 10),
-              "test": (rng.integers(0, 256, (10, 28, 28)), np.arange(10) % 10)}
-    for split, (images, labels) in arrays.items():
-        image_file, label_file = data.FASHION_MNIST_FILES[split]
-        write_idx(tmp_path / image_file, images)
-        write_idx(tmp_path / label_file, labels)
-    return tmp_path, arrays
+    return tmp_path, write_fake_fashion(tmp_path, 30, 10)
 
 
 def test_fashion_mnist_reads_idx_files(fake_fashion):

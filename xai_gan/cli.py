@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import classifiers, data, explainers, gan, metrics, pipeline, report
+from . import classifiers, data, explainers, gan, metrics, pipeline, profiles, report
 
 STAGES = {
     "run": (pipeline.run, "the main job, end to end, with the HTML report"),
@@ -106,9 +106,10 @@ def parser() -> argparse.ArgumentParser:
                        help="allow dataset download (online)")
         p.add_argument("--image-size", type=int, default=None,
                        help="image side in px (default: the profile's)")
-        p.add_argument("--profile", default=None, choices=["full", "ci"],
-                       help="'ci' = small sizes for a quick check "
-                            "(default: $XAI_GAN_PROFILE, else full)")
+        fallback = profiles.MAIN_JOB_PROFILE if name == "run" else "full"
+        p.add_argument("--profile", default=None, choices=sorted(profiles.PROFILES),
+                       help="sizes: 'full', 'main' (the 15-minute main job) or 'ci' (a quick "
+                            f"check) (default: $XAI_GAN_PROFILE, else {fallback})")
         p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: CUDA if any)")
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--models", nargs="+", default=None,
@@ -146,6 +147,8 @@ def parse(argv: list[str] | None = None) -> dict:
         p.stages[args["command"]].set_defaults(**config_file(args["config"]))
         args = vars(p.parse_args(argv))
     args.pop("config")
+    fallback = profiles.MAIN_JOB_PROFILE if args["command"] == "run" else "full"
+    args["profile"] = profiles.profile_name(args["profile"], fallback)
     return args
 
 

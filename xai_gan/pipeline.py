@@ -387,9 +387,10 @@ def other_dataset_config(config: RunConfig, channels: int) -> RunConfig:
 
 
 def cross_dataset(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
-    """Train on one dataset, test on the other, both ways: a GAN on the run's first CNN's
-    stores and one on the same architecture trained on ``other_dataset`` (each
-    ``study_seconds``); writes ``studies/cross-dataset/``."""
+    """Train on one dataset, test on the other, both ways: the run's GAN against a GAN
+    trained (``study_seconds``) on the same architecture as the run's first CNN, trained on
+    ``other_dataset``; each is tested on the first CNN's test store of both datasets. Writes
+    ``studies/cross-dataset/``."""
     if config.other_dataset == config.dataset:
         raise StudySkipped(f"the cross-dataset study needs another dataset than "
                            f"{config.dataset}: set --other-dataset")
@@ -399,15 +400,13 @@ def cross_dataset(config: RunConfig, splits: dict | None = None) -> pd.DataFrame
         other_splits = datasets(other)  # a missing dataset stops here, before any training
     except FileNotFoundError as err:
         raise StudySkipped(str(err)) from None
+    source = _trained_gan(config)
     print(f"cross-dataset: {other.models[0]} on {other.dataset}", flush=True)
     train_classifiers(other, other_splits)
     build_representations(other, other_splits)
     train_gan(other)
-    source = replace(config, models=config.models[:1], gan_seconds=config.study_seconds)
-    train_gan(source)
-    generators = {config.dataset: source.gan_dir / "best.pt", other.dataset: other.gan_dir /
-                  "best.pt"}
-    stores = {config.dataset: _test_stores(source)[source.models[0]],
+    generators = {config.dataset: source, other.dataset: other.gan_dir / "best.pt"}
+    stores = {config.dataset: _test_stores(config)[config.models[0]],
               other.dataset: _test_stores(other)[other.models[0]]}
     return _transfer_study(config.run_dir / "studies" / "cross-dataset", generators, stores,
                            {name: [name] for name in generators}, config.settings["n_study"])

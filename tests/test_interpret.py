@@ -83,6 +83,12 @@ def test_condition_labels_say_how_deep_each_map_reaches():
                       "cgm 2: deepest 5 of 5 layers"]
     table = interpret.condition_relevance(Weighted([1, 0, 0]), store, n=2, progress=False)
     assert table.label.tolist()[:3] == labels and table.image.max() == 1
+    deeper = interpret.condition_relevance(Weighted([1, 0, 0]), Store(
+        k=3, layers=[f"conv{i}" for i in range(9)]), n=2, progress=False)
+    pooled = interpret.relevance_summary(pd.concat([table, deeper]))  # CNNs of two depths
+    assert pooled.label.tolist() == ["cgm 0", "cgm 1", "cgm 2"]
+    assert pooled.change.iloc[0] == pytest.approx(pd.concat([table, deeper]).query(
+        "condition == 0").change.mean())
 
 
 def test_transfer_scores_every_generator_on_every_store_and_the_gap():

@@ -99,11 +99,18 @@ def condition_relevance(generator: nn.Module, store: Dataset, n: int | None = No
     return table.sort_values(["image", "condition"], ignore_index=True)
 
 
+def _common_label(labels: pd.Series) -> str:
+    """The label, or only its ``cgm j`` part where CNNs of different depths are pooled."""
+    return labels.iloc[0] if labels.nunique() == 1 else labels.iloc[0].split(":")[0]
+
+
 def relevance_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """Mean and std of :func:`condition_relevance`'s change and share, per condition."""
-    return (table.groupby(["condition", "label"], sort=True)
-            .agg(change=("change", "mean"), change_std=("change", "std"),
-                 share=("share", "mean"), correlation=("correlation", "mean"))
+    """Mean and std of :func:`condition_relevance`'s change and share, per condition (over
+    every row of ``table``: several CNNs' tables may be pooled)."""
+    return (table.groupby("condition", sort=True)
+            .agg(label=("label", _common_label), change=("change", "mean"),
+                 change_std=("change", "std"), share=("share", "mean"),
+                 correlation=("correlation", "mean"))
             .reset_index())
 
 

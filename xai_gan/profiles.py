@@ -22,9 +22,11 @@ PROFILES = {
     # studies in under 15 minutes on a 2-core CPU
     # (48 px images: the costs of training and of every explainer scale with the pixels)
     "main": {"image_size": {"default": 48}, "n_train": 3000, "n_eval": 300,
-             "n_explain": 8, "gan_epochs": 30, "gan_seconds": 60,
+             "n_explain": 10, "gan_epochs": 30, "gan_seconds": 60,
              "n_study": 200, "study_n_train": 2000, "study_seconds": 20,
-             "models": ["vgg", "resnet", "mobilenet"], "epochs": SHAPES_EPOCHS},
+             "models": ["vgg", "resnet", "mobilenet"],
+             "epochs": {**SHAPES_EPOCHS,
+                        "shapes": {"vgg": 10, "resnet": 14, "mobilenet": 20, "default": 12}}},
     # ci: a CNN that still learns shapes (about 80 % test accuracy) in well under a minute
     "ci": {"image_size": {"shapes": 64, "default": 32}, "n_train": 2000, "n_eval": 200,
            "n_explain": 12, "gan_epochs": 2, "gan_seconds": 60,

@@ -162,14 +162,15 @@ def train(train_store: Dataset, val_store: Dataset, config: TrainConfig) -> Trai
         state = load_torch(last_path, map_location=device)
         _check_same_run(state, config, {**shape, "train_items": len(train_store)}, last_path)
         generator.load_state_dict(state["state"])
-        opt_g.load_state_dict(state["opt_g"])
-        if discriminator is not None:
-            discriminator.load_state_dict(state["discriminator"])
-            opt_d.load_state_dict(state["opt_d"])
         history, start_epoch, best = state["history"], state["epoch"], state["best"]
         seconds = history[-1]["seconds"] if history else 0.0
         if state.get("stopped_by_budget"):
             start_epoch = config.epochs  # the budget was spent: the run is finished
+        if start_epoch < config.epochs:  # a finished run needs neither optimiser nor critic
+            opt_g.load_state_dict(state["opt_g"])
+            if discriminator is not None:
+                discriminator.load_state_dict(state["discriminator"])
+                opt_d.load_state_dict(state["opt_d"])
 
     g_step = torch.compile(generator) if config.compile else generator
     d_step = discriminator

@@ -31,7 +31,8 @@ def test_layer_view_draws_the_layer_and_its_cumulative_map(explorer):
 
 def test_layer_view_refuses_a_layer_out_of_range(explorer):
     with pytest.raises(ValueError, match="layer must be in"):
-        xg.widgets.layer_view(explorer.images[0], explorer.layer_maps[0], explorer.layer_maps.shape[1])
+        xg.widgets.layer_view(explorer.images[0], explorer.layer_maps[0],
+                              explorer.layer_maps.shape[1])
 
 
 def test_sliders_drive_the_view(explorer, monkeypatch):

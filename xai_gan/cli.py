@@ -120,7 +120,8 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--n-train", type=int, default=None,
                        help="training images (default: the profile's for shapes, all else)")
         p.add_argument("--n-eval", type=int, default=None,
-                       help="validation and test images (default: as --n-train)")
+                       help="validation and test images each (default: the profile's "
+                            "for shapes, all else)")
         p.add_argument("--channels", type=int, default=None, choices=[1, 3],
                        help="convert the images to grey (1) or colour (3)")
         p.add_argument("--k", type=int, default=8, help="condition maps kept (default 8)")

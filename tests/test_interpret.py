@@ -111,7 +111,13 @@ def test_transfer_scores_every_generator_on_every_store_and_the_gap():
 def test_study_figures_have_a_panel_per_image_and_a_cell_per_pair():
     table = interpret.condition_relevance(Weighted([0.5, 0.5, 0]), Store(k=3), progress=False)
     fig = xg.plotting.condition_bars(table, images=3)
-    assert len(fig.axes) == 4
+    assert len(fig.axes) == 4 and fig.axes[0].get_title() == "mean over 10 images"
+    pooled = pd.concat([table.assign(model="a"), table.assign(model="b", change=table.change * 2)])
+    fig = xg.plotting.condition_bars(pooled, images=2)
+    assert fig.axes[0].get_title() == "mean over 20 images"
+    assert fig.axes[1].get_title() == "a, image 0"
+    heights = [bar.get_height() for bar in fig.axes[1].patches]
+    assert heights == pytest.approx(table[table.image == 0].change.tolist())  # CNN a only
     transfer = pd.DataFrame({"gan": ["x", "x", "y", "y"], "tested_on": ["a", "b", "a", "b"],
                              "pearson": [0.9, 0.5, 0.4, 0.8]})
     fig = xg.plotting.transfer_heatmap(transfer)

@@ -144,20 +144,24 @@ def condition_bars(table, images: int = 4, size: float = 3.0):
     first ``images`` images."""
     import seaborn as sns
 
-    shown = sorted(table.image.unique())[:images]
+    # per-image panels: the first CNN's images when several CNNs' tables are pooled
+    single = table[table.model == table.model.iloc[0]] if "model" in table else table
+    prefix = f"{single.model.iloc[0]}, " if "model" in table else ""
+    shown = sorted(single.image.unique())[:images]
     fig, axes = plt.subplots(1, 1 + len(shown), figsize=(size * (1.6 + len(shown)), size),
                              gridspec_kw={"width_ratios": [1.6] + [1] * len(shown)},
                              squeeze=False)
     axes = axes[0]
     sns.barplot(table, x="condition", y="change", color="tab:blue", errorbar=("ci", 95),
                 ax=axes[0], seed=0)
-    axes[0].set_title(f"mean over {table.image.nunique()} images", fontsize=9)
+    axes[0].set_title(f"mean over {len(table) // table.condition.nunique()} images",
+                      fontsize=9)
     axes[0].set_xlabel("condition removed (0 = deepest layer only)")
     axes[0].set_ylabel("mean |change| of the map")
     for ax, image in zip(axes[1:], shown):
-        rows = table[table.image == image]
+        rows = single[single.image == image]
         ax.bar(rows.condition, rows.change, color="tab:gray")
-        ax.set_title(f"image {image}", fontsize=9)
+        ax.set_title(f"{prefix}image {image}", fontsize=9)
         ax.set_xlabel("condition")
     fig.tight_layout()
     return fig

@@ -33,13 +33,13 @@ class RandomStore(Dataset):
     def __init__(self, n, k=8, size=64, channels=3):
         g = torch.Generator().manual_seed(0)
         self.images = torch.rand(n, channels, size, size, generator=g)
-        self.cgms = torch.rand(n, k, size, size, generator=g)
+        self.conditions = torch.rand(n, k, size, size, generator=g)
 
     def __len__(self):
         return len(self.images)
 
     def __getitem__(self, i):
-        return {"image": self.images[i], "cgms": self.cgms[i], "target": self.cgms[i, 0],
+        return {"image": self.images[i], "conditions": self.conditions[i], "teacher_map": self.conditions[i, 0],
                 "label": 0, "pred": 0}
 
 
@@ -90,7 +90,7 @@ def main():
     parser.add_argument("--n", type=int, default=32)
     parser.add_argument("--skip-training", action="store_true")
     args = parser.parse_args()
-    device = xg.classifiers.resolve_device(args.device)
+    device = xg.modules.resolve_device(args.device)
     cuda = device.type == "cuda"
     peak = peak_flops() if cuda else None
     print(f"torch {torch.__version__}, {device}"
@@ -114,9 +114,9 @@ def main():
 
     model, images, masks = load_test_batch(args.run_dir, args.model, args.n)
     if args.checkpoint:
-        gan = xg.explainers.GANExplainer.from_checkpoint(args.checkpoint)
+        gan = xg.gan.GANExplainer.from_checkpoint(args.checkpoint)
     else:
-        gan = xg.explainers.GANExplainer(
+        gan = xg.gan.GANExplainer(
             generator=xg.gan.build_generator(args.cost_generator, 8, "tiny"), k=8,
             image_size=images.shape[-1])
     named = {"gan": gan, **{m: xg.explainers.get(m) for m in ("gradcam", "sise", "scorecam",

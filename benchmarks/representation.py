@@ -62,7 +62,7 @@ def main():
         cnn = xg.classifiers.build(args.store_model, num_classes=len(dataset.classes), seed=0)
         with tempfile.TemporaryDirectory() as folder:
             tic = time.perf_counter()
-            xg.representation.build(cnn, dataset, folder, k=8, progress=False)
+            xg.store.build(cnn, dataset, folder, k=8, progress=False)
             seconds = time.perf_counter() - tic
         print(f"store of {args.store} shapes images at {args.size} px, k=8, "
               f"{args.store_model}: {seconds:.1f} s (generating the images included)")

@@ -30,6 +30,6 @@ def recording_barrier(*args, _barrier=dist.barrier, **kwargs):
 gan_train.DistributedDataParallel = RecordingDDP
 dist.barrier = recording_barrier
 out = Path(sys.argv[1])
-gan_train.train(ToyStore(32), ToyStore(8, seed=1), small_config(out, epochs=2))
+gan_train.train(ToyStore(32), ToyStore(8, seed=1), small_config(out, epochs=2, distributed=True))
 torch.save(snapshot, out / f"rank{dist.get_rank()}.pt")
 dist.destroy_process_group()

@@ -62,7 +62,7 @@ def test_main_job_runs_every_stage_survives_an_interruption_and_resumes(tmp_path
 
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["profile"] == "ci" and summary["config"]["k"] == 4
-    assert summary["config"]["reference"] == "gradcam"  # similarity metrics: the teacher
+    assert summary["config"]["teacher"] == "gradcam"  # similarity metrics: the teacher
     assert set(summary["studies"].values()) == {"done"}
     assert [(r["model"], r["split"], r["n"]) for r in summary["representations"]][:3] == [
         ("vgg", "train", 64), ("vgg", "val", 24), ("vgg", "test", 24)]
@@ -99,7 +99,7 @@ def test_a_study_that_cannot_run_is_recorded_not_fatal(tmp_path, monkeypatch):
     monkeypatch.setenv(xg.data.FASHION_MNIST_ENV, str(tmp_path / "none"))
     config = xg.pipeline.RunConfig(run_dir=tmp_path, models=["vgg"], profile="ci",
                                    studies=["cross-architecture", "cross-dataset"])
-    results = xg.pipeline.studies(config, {"test": xg.data.load("shapes", "test", 32, n=4)})
+    results = xg.studies.run(config, {"test": xg.data.load("shapes", "test", 32, n=4)})
     assert "at least two --models" in results["cross-architecture"]
     assert "apt-get install dataset-fashion-mnist" in results["cross-dataset"]
     with pytest.raises(ValueError, match="unknown studies"):
@@ -170,7 +170,7 @@ def test_evaluate_writes_tables_and_figures_and_skips_a_finished_model(tmp_path,
     xg.classifiers.save_checkpoint(checkpoint, model)
     argv = ["evaluate", "--run-dir", str(tmp_path), "--checkpoint", str(checkpoint),
             "--methods", "gradcam", "lrp", "--metrics", "deletion_auc", "iou", "ssim",
-            "--reference", "gradcam", "--n", "3", *SMALL]
+            "--teacher", "gradcam", "--n", "3", *SMALL]
     assert cli.main(argv) == 0
     out = tmp_path / "evaluation" / "untrained"
     assert {p.name for p in out.iterdir()} == {"per_image.csv", "summary.csv", "settings.json",

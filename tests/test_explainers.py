@@ -4,7 +4,7 @@ from torch.utils.data import default_collate
 
 import xai_gan as xg
 from xai_gan.explainers.lrp import batchnorm_pairs
-from xai_gan.explainers.ops import gaussian_blur, minmax, otsu_threshold
+from xai_gan.maps import gaussian_blur, minmax, otsu_threshold
 
 METHODS = ["gradcam", "gradcam++", "xgradcam", "layercam", "eigencam", "scorecam", "lrp",
            "sise", "gfi", "gradcam-lrp"]

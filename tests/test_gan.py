@@ -19,15 +19,15 @@ class ToyStore(torch.utils.data.Dataset):
     def __init__(self, n, k=4, size=16, seed=0):
         g = torch.Generator().manual_seed(seed)
         self.images = torch.rand(n, 3, size, size, generator=g)
-        cgms = xg.explainers.ops.gaussian_blur(torch.rand(n, k, size, size, generator=g), 1.5)
-        self.cgms = xg.explainers.ops.minmax(cgms)
-        self.targets = self.cgms[:, 0]
+        conditions = xg.maps.gaussian_blur(torch.rand(n, k, size, size, generator=g), 1.5)
+        self.conditions = xg.maps.minmax(conditions)
+        self.teacher_maps = self.conditions[:, 0]
 
     def __len__(self):
         return len(self.images)
 
     def __getitem__(self, i):
-        return {"image": self.images[i], "cgms": self.cgms[i], "target": self.targets[i],
+        return {"image": self.images[i], "conditions": self.conditions[i], "teacher_map": self.teacher_maps[i],
                 "label": 0, "pred": 0}
 
 
@@ -171,7 +171,7 @@ def trained_explainer(tmp_path_factory):
     out = tmp_path_factory.mktemp("gan")
     model = xg.classifiers.build("vgg", 6, seed=0).eval()
     data = xg.data.load("shapes", "train", 32, n=16, seed=0)
-    store = xg.representation.build(model, data, out / "store", k=4, progress=False)
+    store = xg.store.build(model, data, out / "store", k=4, progress=False)
     result = train(store, store, TrainConfig(out_dir=out / "gan", epochs=1, batch_size=8,
                                              progress=False))
     return model, store, result.best_path
@@ -179,20 +179,20 @@ def trained_explainer(tmp_path_factory):
 
 def test_gan_explainer_from_checkpoint_runs_and_refuses_misfits(trained_explainer):
     model, store, path = trained_explainer
-    explain = xg.explainers.GANExplainer.from_checkpoint(path)
+    explain = xg.gan.GANExplainer.from_checkpoint(path)
     assert xg.explainers.get("gan", checkpoint=path).k == 4
     images = torch.stack([store[i]["image"] for i in range(3)])
     heat = explain(model, images)
     assert heat.shape == (3, 32, 32) and heat.min() >= 0 and heat.max() <= 1
     # the same maps as the generator on the stored representation
-    cgms = torch.stack([store[i]["cgms"] for i in range(3)])
-    direct = explain.generator(images, cgms)[:, 0]
+    conditions = torch.stack([store[i]["conditions"] for i in range(3)])
+    direct = explain.generator(images, conditions)[:, 0]
     direct = direct / direct.amax((1, 2), keepdim=True)
     torch.testing.assert_close(heat, direct, atol=2e-3, rtol=0)
     with pytest.raises(ValueError, match="32 x 32 images; these are 64 x 64"):
         explain(model, torch.rand(1, 3, 64, 64))
     with pytest.raises(ValueError, match="k = 4, not k = 8"):
-        xg.explainers.GANExplainer.from_checkpoint(path, k=8)
+        xg.gan.GANExplainer.from_checkpoint(path, k=8)
     with pytest.raises(ValueError, match="trained generator"):
         xg.explainers.get("gan")
     assert "gan" in xg.explainers.available() and "gan" not in xg.explainers.baselines()

@@ -17,27 +17,27 @@ class Weighted(nn.Module):
         super().__init__()
         self.weights = nn.Parameter(torch.tensor(weights, dtype=torch.float32))
 
-    def forward(self, images, cgms):
-        return (cgms * self.weights[None, :, None, None]).sum(1, keepdim=True)
+    def forward(self, images, conditions):
+        return (conditions * self.weights[None, :, None, None]).sum(1, keepdim=True)
 
 
 class Store(torch.utils.data.Dataset):
-    """Store-like items with smooth random condition maps; the target is map ``target_of``."""
+    """Store-like items with smooth random condition maps; the teacher map is map ``teacher_of``."""
 
-    def __init__(self, n=10, k=4, size=16, target_of=0, seed=0, layers=None):
+    def __init__(self, n=10, k=4, size=16, teacher_of=0, seed=0, layers=None):
         g = torch.Generator().manual_seed(seed)
-        cgms = xg.explainers.ops.gaussian_blur(torch.rand(n, k, size, size, generator=g), 1.5)
-        self.cgms = xg.explainers.ops.minmax(cgms)
+        conditions = xg.maps.gaussian_blur(torch.rand(n, k, size, size, generator=g), 1.5)
+        self.conditions = xg.maps.minmax(conditions)
         self.images = torch.rand(n, 3, size, size, generator=g)
-        self.target_of = target_of
+        self.teacher_of = teacher_of
         self.metadata = {"layers": layers} if layers else {}
 
     def __len__(self):
-        return len(self.cgms)
+        return len(self.conditions)
 
     def __getitem__(self, i):
-        return {"image": self.images[i], "cgms": self.cgms[i],
-                "target": self.cgms[i, self.target_of]}
+        return {"image": self.images[i], "conditions": self.conditions[i],
+                "teacher_map": self.conditions[i, self.teacher_of]}
 
 
 def test_a_generator_that_reads_one_condition_depends_on_that_one_only():
@@ -45,8 +45,8 @@ def test_a_generator_that_reads_one_condition_depends_on_that_one_only():
     table = interpret.condition_relevance(Weighted([1, 0, 0, 0]), store, progress=False)
     assert len(table) == 10 * 4 and list(table.condition.unique()) == [0, 1, 2, 3]
     deepest = table[table.condition == 0]
-    # removing cgm 0 (zeros) removes the whole map: the change is the map's own mean
-    expected = store.cgms[:, 0].flatten(1).mean(1)
+    # removing condition 0 (zeros) removes the whole map: the change is the map's own mean
+    expected = store.conditions[:, 0].flatten(1).mean(1)
     torch.testing.assert_close(torch.tensor(deepest.change.values, dtype=torch.float32),
                                expected)
     assert (deepest.share == 1).all()
@@ -68,8 +68,8 @@ def test_mean_fill_keeps_the_average_evidence():
     store = Store(k=3, n=6)
     table = interpret.condition_relevance(Weighted([1, 0, 0]), store, fill="mean",
                                           batch_size=4, progress=False)
-    mean = store.cgms[:, 0].mean(0)
-    expected = (store.cgms[:, 0] - mean).abs().flatten(1).mean(1)
+    mean = store.conditions[:, 0].mean(0)
+    expected = (store.conditions[:, 0] - mean).abs().flatten(1).mean(1)
     got = torch.tensor(table[table.condition == 0].change.values, dtype=torch.float32)
     torch.testing.assert_close(got, expected)  # across batches of 4 and 2
     with pytest.raises(ValueError, match="fill must be one of"):
@@ -79,20 +79,20 @@ def test_mean_fill_keeps_the_average_evidence():
 def test_condition_labels_say_how_deep_each_map_reaches():
     store = Store(k=3, layers=[f"conv{i}" for i in range(5)])
     labels = interpret.condition_labels(store, 3)
-    assert labels == ["cgm 0: deepest 1 of 5 layers", "cgm 1: deepest 3 of 5 layers",
-                      "cgm 2: deepest 5 of 5 layers"]
+    assert labels == ["condition 0: deepest 1 of 5 layers", "condition 1: deepest 3 of 5 layers",
+                      "condition 2: deepest 5 of 5 layers"]
     table = interpret.condition_relevance(Weighted([1, 0, 0]), store, n=2, progress=False)
     assert table.label.tolist()[:3] == labels and table.image.max() == 1
     deeper = interpret.condition_relevance(Weighted([1, 0, 0]), Store(
         k=3, layers=[f"conv{i}" for i in range(9)]), n=2, progress=False)
     pooled = interpret.relevance_summary(pd.concat([table, deeper]))  # CNNs of two depths
-    assert pooled.label.tolist() == ["cgm 0", "cgm 1", "cgm 2"]
+    assert pooled.label.tolist() == ["condition 0", "condition 1", "condition 2"]
     assert pooled.change.iloc[0] == pytest.approx(pd.concat([table, deeper]).query(
         "condition == 0").change.mean())
 
 
 def test_transfer_scores_every_generator_on_every_store_and_the_gap():
-    stores = {"a": Store(target_of=0, seed=1), "b": Store(target_of=1, seed=2)}
+    stores = {"a": Store(teacher_of=0, seed=1), "b": Store(teacher_of=1, seed=2)}
     generators = {"reads 0": Weighted([1, 0, 0, 0]), "reads 1": Weighted([0, 1, 0, 0])}
     table = interpret.transfer(generators, stores)
     assert len(table) == 4 and (table.n == 10).all()

@@ -9,8 +9,7 @@ import torch
 from torch.utils.data import default_collate
 
 import xai_gan as xg
-from xai_gan.metrics import (complexity, faithfulness, localisation, randomisation, robustness,
-                             similarity)
+from xai_gan.metrics import complexity, faithfulness, localisation, randomisation, robustness
 
 quantus = pytest.importorskip("quantus")
 warnings.filterwarnings("ignore", module="quantus")
@@ -244,21 +243,21 @@ def test_similarity_matches_scikit_image_and_scipy(batch):
 
     _, images, _, maps, _ = batch
     other = images.mean(1)
-    ours = similarity.ssim(maps, other)
+    ours = xg.maps.ssim(maps, other)
     for a, b, s in zip(maps.double().numpy(), other.double().numpy(), ours):
         ref = structural_similarity(a, b, data_range=1.0, gaussian_weights=True, sigma=1.5,
                                     use_sample_covariance=False)
         assert s.item() == pytest.approx(ref, abs=1e-5)
     ties = (maps * 4).round() / 4  # many tied values: average ranks must match scipy's
-    pearson, spearman = similarity.pearson(ties, other), similarity.spearman(ties, other)
+    pearson, spearman = xg.maps.pearson(ties, other), xg.maps.spearman(ties, other)
     for a, b, p, r in zip(ties, other, pearson, spearman):
         assert p.item() == pytest.approx(pearsonr(a.flatten(), b.flatten())[0], abs=1e-5)
         assert r.item() == pytest.approx(spearmanr(a.flatten(), b.flatten())[0], abs=1e-5)
-    assert similarity.ssim(maps, maps).tolist() == pytest.approx([1.0] * len(maps))
-    assert similarity.mae(maps, maps).abs().max() == 0
-    assert similarity.pearson(maps, torch.ones_like(maps)).isnan().all()
+    assert xg.maps.ssim(maps, maps).tolist() == pytest.approx([1.0] * len(maps))
+    assert xg.maps.mae(maps, maps).abs().max() == 0
+    assert xg.maps.pearson(maps, torch.ones_like(maps)).isnan().all()
     with pytest.raises(ValueError, match="shape"):
-        similarity.mae(maps, maps[:, :5])
+        xg.maps.mae(maps, maps[:, :5])
 
 
 # ---------------------------------------------------------------- evaluate
@@ -266,7 +265,7 @@ def test_similarity_matches_scikit_image_and_scipy(batch):
 def test_evaluate_returns_a_tidy_table_and_a_ranked_summary(shapes_cnn):
     model, items = shapes_cnn
     methods = {"gradcam": xg.explainers.get("gradcam"), "edges": sobel_edges}
-    table = xg.metrics.evaluate(model, items, methods, n=6, batch_size=4, reference="gradcam",
+    table = xg.metrics.evaluate(model, items, methods, n=6, batch_size=4, teacher="gradcam",
                                 steps=8, samples=2, progress=False)
     assert list(table.columns) == ["method", "metric", "category", "image", "value", "better"]
     assert set(table.metric) == set(xg.metrics.METRICS)
@@ -289,10 +288,10 @@ def test_evaluate_errors_name_the_problem(shapes_cnn):
         xg.metrics.evaluate(model, items, ["gradcam"], metrics=["accuracy"], n=2)
     with pytest.raises(ValueError, match="masks"):
         xg.metrics.evaluate(model, no_masks, ["gradcam"], metrics=["iou"], n=2)
-    with pytest.raises(ValueError, match="reference"):
+    with pytest.raises(ValueError, match="teacher"):
         xg.metrics.evaluate(model, items, ["gradcam"], metrics=["ssim"], n=2)
-    with pytest.raises(ValueError, match="targets"):
-        xg.metrics.evaluate(model, items, ["gradcam"], targets="true", n=2)
+    with pytest.raises(ValueError, match="classes"):
+        xg.metrics.evaluate(model, items, ["gradcam"], classes="true", n=2)
     table = xg.metrics.evaluate(model, no_masks, ["gradcam"], metrics="all", n=2, steps=4,
                                 samples=1, progress=False)
     assert "iou" not in set(table.metric) and "ssim" not in set(table.metric)

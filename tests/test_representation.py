@@ -131,11 +131,11 @@ def test_cumulative_positions_follow_the_paper():
 def test_cumulative_maps_are_deepest_first_running_means():
     torch.manual_seed(0)
     maps = torch.rand(2, 20, 8, 8)
-    cgms = rep.cumulative_maps(maps, k=8)
-    assert cgms.shape == (2, 8, 8, 8)
-    torch.testing.assert_close(cgms[:, 0], maps[:, -1])  # deepest layer alone
-    torch.testing.assert_close(cgms[:, -1], maps.mean(1))  # all layers
-    torch.testing.assert_close(cgms[:, 1], maps[:, -4:].mean(1))  # position 3: 4 deepest
+    conditions = rep.cumulative_maps(maps, k=8)
+    assert conditions.shape == (2, 8, 8, 8)
+    torch.testing.assert_close(conditions[:, 0], maps[:, -1])  # deepest layer alone
+    torch.testing.assert_close(conditions[:, -1], maps.mean(1))  # all layers
+    torch.testing.assert_close(conditions[:, 1], maps[:, -4:].mean(1))  # position 3: 4 deepest
     assert rep.cumulative_maps(torch.full((1, 5, 4, 4), 0.3), k=8).sub(0.3).abs().max() < 1e-6
     assert rep.cumulative_maps(maps[:, :3], k=8).shape == (2, 8, 8, 8)
 
@@ -151,7 +151,7 @@ def store_setup():
 
 def build(model, dataset, path, **kw):
     options = dict(k=4, batch_size=16, chunk_size=32, progress=False)
-    return rep.build(model, dataset, path, **{**options, **kw})
+    return xg.store.build(model, dataset, path, **{**options, **kw})
 
 
 def test_store_holds_what_the_representation_says(store_setup, tmp_path):
@@ -159,19 +159,19 @@ def test_store_holds_what_the_representation_says(store_setup, tmp_path):
     store = build(model, dataset, tmp_path / "s")
     assert len(store) == 70 and store.k == 4 and store.image_size == 32
     meta = store.metadata
-    assert meta["model"]["name"] == "vgg" and meta["target"] == "gradcam"
-    assert meta["model_hash"] == rep.model_hash(model) and len(meta["layers"]) == 9
+    assert meta["model"]["name"] == "vgg" and meta["teacher"] == "gradcam"
+    assert meta["model_hash"] == xg.store.model_hash(model) and len(meta["layers"]) == 9
     images = torch.stack([dataset[i]["image"] for i in range(64, 70)])
     expected = rep.cumulative_maps(rep.layer_gradcams(model, images), 4)
-    target = xg.explainers.get("gradcam")(model, images)
+    teacher_map = xg.explainers.get("gradcam")(model, images)
     with torch.no_grad():
         predicted = model(images).argmax(1)
     for j, i in enumerate(range(64, 70)):
         item = store[i]
-        assert set(item) == {"image", "cgms", "target", "label", "pred", "correct", "mask"}
+        assert set(item) == {"image", "conditions", "teacher_map", "label", "pred", "correct", "mask"}
         assert (item["image"] - dataset[i]["image"]).abs().max() <= 0.5 / 255 + 1e-6
-        torch.testing.assert_close(item["cgms"], expected[j], atol=2e-3, rtol=0)
-        torch.testing.assert_close(item["target"], target[j], atol=2e-3, rtol=0)
+        torch.testing.assert_close(item["conditions"], expected[j], atol=2e-3, rtol=0)
+        torch.testing.assert_close(item["teacher_map"], teacher_map[j], atol=2e-3, rtol=0)
         torch.testing.assert_close(item["mask"], dataset[i]["mask"], atol=2e-3, rtol=0)
         assert item["label"] == dataset[i]["label"] and item["pred"] == int(predicted[j])
         assert item["correct"] == (item["pred"] == item["label"])
@@ -185,7 +185,7 @@ def test_interrupted_build_resumes_to_the_same_store(store_setup, tmp_path, inte
     assert sorted(p.name for p in (tmp_path / "resumed").iterdir()) == [
         "chunk-00000", "metadata.json"]
     with pytest.raises(ValueError, match="incomplete"):
-        rep.RepresentationStore(tmp_path / "resumed")
+        xg.store.RepresentationStore(tmp_path / "resumed")
     resumed = build(model, dataset, tmp_path / "resumed")
     assert sorted(p.name for p in (tmp_path / "resumed").iterdir()) == [
         "chunk-00000", "chunk-00001", "chunk-00002", "metadata.json"]
@@ -200,28 +200,28 @@ def test_store_refuses_other_settings(store_setup, tmp_path):
     build(model, dataset, tmp_path / "s")
     with pytest.raises(ValueError, match="k 4 != 8"):
         build(model, dataset, tmp_path / "s", k=8)
-    with pytest.raises(ValueError, match="target 'gradcam' != 'gradcam\\+\\+'"):
-        build(model, dataset, tmp_path / "s", target="gradcam++")
+    with pytest.raises(ValueError, match="teacher 'gradcam' != 'gradcam\\+\\+'"):
+        build(model, dataset, tmp_path / "s", teacher="gradcam++")
     other = xg.classifiers.build("vgg", 6, seed=1)
     with pytest.raises(ValueError, match="model_hash"):
         build(other, dataset, tmp_path / "s")
     with pytest.raises(ValueError, match="not 64x64"):
         build(model, dataset, tmp_path / "t", image_size=64)
     with pytest.raises(ValueError, match="unknown explainer 'sise2'"):
-        build(model, dataset, tmp_path / "u", target="sise2")
+        build(model, dataset, tmp_path / "u", teacher="sise2")
     with pytest.raises(FileNotFoundError, match="not a representation store"):
-        rep.RepresentationStore(tmp_path)
+        xg.store.RepresentationStore(tmp_path)
 
 
 def test_stores_combine_for_joint_training(store_setup, tmp_path):
     model, dataset = store_setup
     a = build(model, dataset, tmp_path / "a")
     b = build(xg.classifiers.build("resnet", 6, seed=0), dataset, tmp_path / "b")
-    joint = rep.combine([a, tmp_path / "b"])
+    joint = xg.store.combine([a, tmp_path / "b"])
     assert len(joint) == 140
     batch = torch.utils.data.default_collate([joint[0], joint[100]])
-    assert batch["cgms"].shape == (2, 4, 32, 32)
+    assert batch["conditions"].shape == (2, 4, 32, 32)
     c = build(model, dataset, tmp_path / "c", k=8)
     with pytest.raises(ValueError, match="differ in"):
-        rep.combine([a, c])
+        xg.store.combine([a, c])
     assert np.isclose(b.metadata["positions"][-1], len(b.metadata["layers"]) - 1)

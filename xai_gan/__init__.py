@@ -1,7 +1,15 @@
-"""xai_gan: explain CNN predictions with a conditional GAN over the CNN's layer-wise Grad-CAMs."""
-from . import (classifiers, data, explainers, gan, interpret, metrics, pipeline, plotting,
-               profiles, report, representation, widgets)
+"""xai_gan: explain CNN predictions with a conditional GAN over the CNN's layer-wise Grad-CAMs.
+
+Modules import one way, each only from those listed before it: data and models (``data``,
+``zoo``, ``modules``, ``classifiers``), the representation (``representation``), the
+explainers, the store, the GAN, the metrics, then ``interpret``, ``pipeline``, ``studies``,
+``job``, ``report`` and ``cli``.
+"""
+from . import (classifiers, data, explainers, gan, interpret, job, maps, metrics, modules,
+               pipeline, plotting, profiles, report, representation, store, studies, widgets)
+from .config import RunConfig
 
 __version__ = "0.1.0"
-__all__ = ["classifiers", "data", "explainers", "gan", "interpret", "metrics", "pipeline",
-           "plotting", "profiles", "report", "representation", "widgets", "__version__"]
+__all__ = ["RunConfig", "classifiers", "data", "explainers", "gan", "interpret", "job", "maps",
+           "metrics", "modules", "pipeline", "plotting", "profiles", "report", "representation",
+           "store", "studies", "widgets", "__version__"]

@@ -6,7 +6,6 @@ weights from another architecture.
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import torch
@@ -17,10 +16,12 @@ from tqdm.auto import tqdm
 
 from .checks import check_images
 from .io import load_torch, save_torch
+from .modules import (TORCHVISION_PREFIX, conv_layers, count_parameters, eval_mode,
+                      example_size, resolve_device, seeded)
+from .training import check_finite, check_same_run, run_epoch
 from .zoo import ZOO
 
 CHECKPOINT_FORMAT = "xai-gan-classifier/1"
-TORCHVISION_PREFIX = "torchvision:"
 
 
 def available() -> list[str]:
@@ -46,8 +47,7 @@ def build(name: str, num_classes: int = 10, in_channels: int = 3, weights=None,
         Seed of the random initialisation (the global RNG is left untouched).
     """
     if seed is not None:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with seeded(seed):
             return build(name, num_classes, in_channels, weights)
     if name.startswith(TORCHVISION_PREFIX):
         model = _torchvision(name[len(TORCHVISION_PREFIX):], num_classes, in_channels, weights)
@@ -81,7 +81,7 @@ def _torchvision(arch: str, num_classes: int, in_channels: int, weights) -> nn.M
             if isinstance(m, nn.Linear) and m.out_features == old.out_features != num_classes:
                 _set_module(model, n, nn.Linear(m.in_features, num_classes))
     if in_channels != 3:
-        stem_name, stem = conv_layers(model, image_size=_example_size(arch))[0]
+        stem_name, stem = conv_layers(model, image_size=example_size(TORCHVISION_PREFIX + arch))[0]
         new = nn.Conv2d(in_channels, stem.out_channels, stem.kernel_size, stem.stride,
                         stem.padding, stem.dilation, stem.groups, stem.bias is not None)
         with torch.no_grad():  # pretrained colour filters -> the same response to grey input
@@ -93,72 +93,6 @@ def _torchvision(arch: str, num_classes: int, in_channels: int, weights) -> nn.M
         if hasattr(model, "transform_input"):  # inception_v3's ImageNet re-normalisation
             model.transform_input = False
     return model
-
-
-def _example_size(arch: str) -> int:
-    return 299 if arch.startswith("inception") else 224
-
-
-def conv_layers(model: nn.Module, image_size: int | None = None,
-                in_channels: int | None = None) -> list[tuple[str, nn.Conv2d]]:
-    """The model's ``Conv2d`` layers in the order a forward pass runs them.
-
-    Found by running one example input through the model in eval mode with hooks, so the
-    order is the execution order (not the order of registration) and layers the forward
-    pass skips in eval mode (e.g. inception_v3's auxiliary head) are left out.
-
-    Parameters
-    ----------
-    image_size : int, optional
-        Side of the example input; default 64 for zoo models, 299 for inception_v3,
-        224 otherwise.
-    in_channels : int, optional
-        Default: the spec's; for other models the first registered convolution's, then 3,
-        then 1, whichever the model accepts.
-    """
-    convs = {m: n for n, m in model.named_modules() if isinstance(m, nn.Conv2d)}
-    if not convs:
-        raise ValueError(f"{type(model).__name__} has no Conv2d layer")
-    spec = getattr(model, "xai_gan_spec", {})
-    name = spec.get("name", "")
-    if image_size is None:
-        image_size = (_example_size(name[len(TORCHVISION_PREFIX):]) if name.startswith(
-            TORCHVISION_PREFIX) else 64 if name in ZOO else 224)
-    candidates = ([in_channels or spec.get("in_channels")] if in_channels or spec
-                  else dict.fromkeys([next(iter(convs)).in_channels, 3, 1]))
-    order: list[nn.Conv2d] = []
-
-    def record(module, args):
-        if module not in order:
-            order.append(module)
-
-    handles = [m.register_forward_pre_hook(record) for m in convs]
-    was_training = model.training
-    param = next(model.parameters())
-    try:
-        model.eval()
-        for channels in candidates:  # unknown models: the first input the model accepts
-            order.clear()
-            try:
-                with torch.no_grad():
-                    model(torch.zeros(1, channels, image_size, image_size, device=param.device,
-                                      dtype=param.dtype))
-                break
-            except RuntimeError:
-                if channels == list(candidates)[-1]:
-                    raise
-    finally:
-        model.train(was_training)
-        for h in handles:
-            h.remove()
-    return [(convs[m], m) for m in order]
-
-
-def resolve_device(device=None) -> torch.device:
-    """``device`` as given, else CUDA when available, else CPU."""
-    if device is not None:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def _batches(dataset: Dataset, batch_size: int, shuffle: bool, seed: int,
@@ -178,10 +112,9 @@ def evaluate(model: nn.Module, dataset: Dataset, batch_size: int = 256, device=N
     dict with ``loss``, ``accuracy`` and ``n``.
     """
     device = resolve_device(device)
-    was_training = model.training
-    model.eval().to(device)
+    model.to(device)
     loss_sum, correct, n = 0.0, 0, 0
-    try:
+    with eval_mode(model):
         for batch in tqdm(_batches(dataset, batch_size, False, 0, num_workers),
                           desc="evaluate", disable=not progress, leave=False):
             images, labels = batch["image"].to(device), batch["label"].to(device)
@@ -189,8 +122,6 @@ def evaluate(model: nn.Module, dataset: Dataset, batch_size: int = 256, device=N
             loss_sum += F.cross_entropy(logits, labels, reduction="sum").item()
             correct += (logits.argmax(1) == labels).sum().item()
             n += len(labels)
-    finally:
-        model.train(was_training)
     return {"loss": loss_sum / max(n, 1), "accuracy": correct / max(n, 1), "n": n}
 
 
@@ -204,15 +135,18 @@ def train(model: nn.Module, train_ds: Dataset, val_ds: Dataset | None = None, ep
 
     Seeded (weights, data order, augmentation); the data order of epoch ``e`` depends only on
     ``(seed, e)``, so a run resumed from a checkpoint continues exactly as if never stopped.
-    On CUDA it uses bf16 autocast; everywhere channels_last, which is faster on CPU too.
+    The caller's global RNG is left as it was. On CUDA it uses bf16 autocast; everywhere
+    channels_last, which is faster on CPU too.
 
     Parameters
     ----------
     checkpoint : path, optional
         Written atomically after every epoch. If it exists and ``resume`` is true, training
-        continues from it (it must come from the same architecture and settings).
+        continues from it (it must come from the same architecture and settings); a run
+        that its budget stopped is finished.
     max_seconds : float, optional
-        Stop after the first batch that passes this much training time.
+        Stop after the first batch that passes this much training time (over the whole
+        run, resumes included).
 
     Returns
     -------
@@ -220,12 +154,20 @@ def train(model: nn.Module, train_ds: Dataset, val_ds: Dataset | None = None, ep
     ``val_loss``, ``val_accuracy`` (when ``val_ds`` is given), ``seconds`` (cumulative).
     """
     device = resolve_device(device)
+    with seeded(seed, device):
+        return _train(model, train_ds, val_ds, epochs, device, checkpoint, resume, max_seconds,
+                      num_workers, progress, batch_size=batch_size, lr=lr,
+                      weight_decay=weight_decay, label_smoothing=label_smoothing,
+                      augment=augment, seed=seed)
+
+
+def _train(model, train_ds, val_ds, epochs, device, checkpoint, resume, max_seconds,
+           num_workers, progress, **config) -> list[dict]:
     spec = getattr(model, "xai_gan_spec", {"name": type(model).__name__})
-    config = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
-              "label_smoothing": label_smoothing, "augment": augment, "seed": seed}
-    torch.manual_seed(seed)
+    config = {"epochs": epochs, **config}
+    batch_size, lr, seed = config["batch_size"], config["lr"], config["seed"]
     model.to(device, memory_format=torch.channels_last)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=config["weight_decay"])
     steps = epochs * (len(train_ds) // batch_size)
     if steps == 0:
         raise ValueError(f"{len(train_ds)} training images are fewer than one batch "
@@ -235,51 +177,44 @@ def train(model: nn.Module, train_ds: Dataset, val_ds: Dataset | None = None, ep
     history, start = [], 0
     if checkpoint is not None and resume and Path(checkpoint).exists():
         state = load_checkpoint(checkpoint, model)
-        if state["config"] != config:
-            raise ValueError(f"checkpoint {checkpoint} was trained with {state['config']}, "
-                             f"not {config}; pass resume=False to start again "
-                             f"(CLI: use another --run-dir)")
+        check_same_run(state["config"], config, checkpoint,
+                       "pass resume=False to start again (CLI: use another --run-dir)")
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         history, start = state["history"], state["epoch"]
+        if state.get("stopped_by_budget"):
+            start = epochs
     autocast = torch.autocast("cuda", torch.bfloat16, enabled=device.type == "cuda")
     elapsed = history[-1]["seconds"] if history else 0.0
-    out_of_time = False
     for epoch in range(start, epochs):
         model.train()
         aug = torch.Generator().manual_seed(seed * 1000 + epoch)
-        loss_sum, correct, seen, tic = 0.0, 0, 0, time.perf_counter()
-        loader = _batches(train_ds, batch_size, True, seed * 1000 + epoch, num_workers)
-        bar = tqdm(loader, desc=f"{spec['name']} epoch {epoch + 1}/{epochs}",
-                   disable=not progress, leave=False)
-        for batch in bar:
+
+        def step(batch):
             images, labels = batch["image"], batch["label"]
             check_images(images, spec.get("in_channels"))
-            if augment:  # horizontal flips: label-preserving for every dataset here
+            if config["augment"]:  # horizontal flips: label-preserving for every dataset here
                 flip = torch.rand(len(images), generator=aug) < 0.5
                 images = torch.where(flip[:, None, None, None], images.flip(-1), images)
             images = images.to(device, memory_format=torch.channels_last)
             labels = labels.to(device)
             with autocast:
                 logits = model(images)
-            loss = F.cross_entropy(logits.float(), labels, label_smoothing=label_smoothing)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"training loss became {loss.item()} at epoch "
-                                         f"{epoch + 1}; lower lr (now {lr})")
+            loss = F.cross_entropy(logits.float(), labels,
+                                   label_smoothing=config["label_smoothing"])
+            check_finite(loss, "training loss", epoch + 1, f"; lower lr (now {lr})")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             scheduler.step()
-            loss_sum += loss.item() * len(labels)
-            correct += (logits.argmax(1) == labels).sum().item()
-            seen += len(labels)
-            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
-            if max_seconds is not None and elapsed + time.perf_counter() - tic > max_seconds:
-                out_of_time = True
-                break
-        elapsed += time.perf_counter() - tic
-        row = {"epoch": epoch + 1, "train_loss": loss_sum / seen,
-               "train_accuracy": correct / seen, "seconds": elapsed}
+            return {"loss": loss.item(), "acc": (logits.argmax(1) == labels).float().mean().item()}
+
+        result = run_epoch(_batches(train_ds, batch_size, True, seed * 1000 + epoch, num_workers),
+                           step, spent=elapsed, max_seconds=max_seconds, progress=progress,
+                           desc=f"{spec['name']} epoch {epoch + 1}/{epochs}")
+        elapsed += result.seconds
+        row = {"epoch": epoch + 1, "train_loss": result.means["loss"],
+               "train_accuracy": result.means["acc"], "seconds": elapsed}
         if val_ds is not None:
             val = evaluate(model, val_ds, device=device, num_workers=num_workers)
             row.update(val_loss=val["loss"], val_accuracy=val["accuracy"])
@@ -289,8 +224,9 @@ def train(model: nn.Module, train_ds: Dataset, val_ds: Dataset | None = None, ep
                 f"{k}={v:.4f}" for k, v in row.items() if k != "epoch"))
         if checkpoint is not None:
             save_checkpoint(checkpoint, model, config=config, history=history,
-                            epoch=epoch + 1, optimizer=optimizer, scheduler=scheduler)
-        if out_of_time:
+                            epoch=epoch + 1, optimizer=optimizer, scheduler=scheduler,
+                            stopped_by_budget=result.out_of_time)
+        if result.out_of_time:
             break
     model.eval()
     return history
@@ -332,9 +268,5 @@ def load_checkpoint(path: str | Path, model: nn.Module | None = None, device=Non
     return state
 
 
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
 __all__ = ["available", "build", "conv_layers", "train", "evaluate", "save_checkpoint",
-           "load_checkpoint", "count_parameters", "resolve_device"]
+           "load_checkpoint", "count_parameters"]

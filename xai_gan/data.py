@@ -38,6 +38,11 @@ SPLIT_FOLDERS = {"train": ("train", "training"), "val": ("val", "valid", "valida
                  "test": ("test", "evaluation", "eval")}
 
 
+def available() -> list[str]:
+    """The dataset names :func:`load` accepts."""
+    return sorted(_LOADERS)
+
+
 def load(name: str, split: str = "train", image_size: int | None = None, *,
          channels: int | None = None, **kwargs) -> Dataset:
     """Load a dataset by name.
@@ -67,7 +72,7 @@ def load(name: str, split: str = "train", image_size: int | None = None, *,
     try:
         factory = _LOADERS[name]
     except KeyError:
-        raise ValueError(f"unknown dataset {name!r}; choose from {sorted(_LOADERS)}") from None
+        raise ValueError(f"unknown dataset {name!r}; choose from {available()}") from None
     return factory(split=split, image_size=image_size, channels=channels, **kwargs)
 
 

@@ -5,21 +5,7 @@ import torch
 from torch import nn
 
 from .checks import as_targets, check_images
-
-
-def resolve_layers(model: nn.Module, layers) -> list[nn.Module]:
-    """Modules from modules, names or ``(name, module)`` pairs."""
-    modules = dict(model.named_modules())
-    out = []
-    for layer in layers:
-        if isinstance(layer, str):
-            if layer not in modules:
-                raise ValueError(f"model has no layer named {layer!r}")
-            layer = modules[layer]
-        elif isinstance(layer, tuple):
-            layer = layer[1]
-        out.append(layer)
-    return out
+from .modules import eval_mode, resolve_layers, temporary_hooks
 
 
 def activations_and_gradients(model: nn.Module, images: torch.Tensor, targets=None,
@@ -54,20 +40,12 @@ def activations_and_gradients(model: nn.Module, images: torch.Tensor, targets=No
         if output.requires_grad:
             output.register_hook(lambda grad: gradients.__setitem__(module, grad.detach()))
 
-    handles = [m.register_forward_hook(hook) for m in modules]
-    was_training = model.training
-    try:
-        model.eval()
-        with torch.enable_grad():
-            x = images.detach().clone().requires_grad_(True)  # a graph even if frozen
-            logits = model(x)
-            targets = as_targets(logits.argmax(1) if targets is None else targets,
-                                 len(images), logits.device)
-            torch.autograd.grad(logits.gather(1, targets[:, None]).sum(), x)
-    finally:
-        model.train(was_training)
-        for h in handles:
-            h.remove()
+    with temporary_hooks(modules, hook), eval_mode(model), torch.enable_grad():
+        x = images.detach().clone().requires_grad_(True)  # a graph even if frozen
+        logits = model(x)
+        targets = as_targets(logits.argmax(1) if targets is None else targets,
+                             len(images), logits.device)
+        torch.autograd.grad(logits.gather(1, targets[:, None]).sum(), x)
     if layers is not None:
         order = modules
     missing = [i for i, m in enumerate(order) if m not in gradients]

@@ -7,7 +7,7 @@
   (:func:`xai_gan.pipeline.cross_architecture`, :func:`xai_gan.pipeline.cross_dataset`) trains
   the generators they compare.
 
-Fidelity is measured against the store's target maps (the teacher's explanation): Pearson,
+Fidelity is measured against the store's teacher maps (the teacher's explanation): Pearson,
 SSIM and mean absolute error, as in validation (:func:`xai_gan.gan.train.validate`).
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
 from .gan.train import validate
-from .metrics import similarity
+from .maps import pearson
 from .representation import cumulative_positions
 
 FILLS = ("zero", "mean")
@@ -35,12 +35,12 @@ def _layers(store: Dataset) -> list[str] | None:
 
 
 def condition_labels(store: Dataset, k: int) -> list[str]:
-    """What each condition map averages: ``"cgm 0: deepest 1 layer"`` ... for ``k`` maps."""
+    """What each condition map averages: ``"condition 0: deepest 1 of L layers"`` ... for ``k`` maps."""
     layers = _layers(store)
     if not layers:
-        return [f"cgm {j}" for j in range(k)]
+        return [f"condition {j}" for j in range(k)]
     depths = [p + 1 for p in cumulative_positions(len(layers), k)]
-    return [f"cgm {j}: deepest {d} of {len(layers)} layers" for j, d in enumerate(depths)]
+    return [f"condition {j}: deepest {d} of {len(layers)} layers" for j, d in enumerate(depths)]
 
 
 @torch.no_grad()
@@ -55,8 +55,8 @@ def condition_relevance(generator: nn.Module, store: Dataset, n: int | None = No
 
     Parameters
     ----------
-    generator : a trained generator, called as ``generator(images, cgms)``.
-    store : a representation store (or any dataset of dicts with ``image`` and ``cgms``).
+    generator : a trained generator, called as ``generator(images, conditions)``.
+    store : a representation store (or any dataset of dicts with ``image`` and ``conditions``).
     n : the first ``n`` items (default all).
 
     Returns
@@ -72,21 +72,21 @@ def condition_relevance(generator: nn.Module, store: Dataset, n: int | None = No
     generator.eval()
     mean = None
     if fill == "mean":
-        total = sum(batch["cgms"].sum(0) for batch in DataLoader(store, batch_size=batch_size))
+        total = sum(batch["conditions"].sum(0) for batch in DataLoader(store, batch_size=batch_size))
         mean = (total / len(store)).to(device)
     rows, offset = [], 0
     for batch in tqdm(DataLoader(store, batch_size=batch_size), desc="condition relevance",
                       disable=not progress):
-        images, cgms = batch["image"].to(device), batch["cgms"].to(device)
-        k = cgms.shape[1]
-        full = generator(images, cgms)[:, 0]
+        images, conditions = batch["image"].to(device), batch["conditions"].to(device)
+        k = conditions.shape[1]
+        full = generator(images, conditions)[:, 0]
         changes = []
         for j in range(k):
-            removed = cgms.clone()
+            removed = conditions.clone()
             removed[:, j] = 0 if mean is None else mean[j]
             heat = generator(images, removed)[:, 0]
             changes.append(((heat - full).abs().flatten(1).mean(1).cpu(),
-                            similarity.pearson(heat, full).cpu()))
+                            pearson(heat, full).cpu()))
         total = torch.stack([c for c, _ in changes]).sum(0).clamp_min(1e-12)
         for j, (change, corr) in enumerate(changes):
             for i in range(len(images)):
@@ -100,7 +100,7 @@ def condition_relevance(generator: nn.Module, store: Dataset, n: int | None = No
 
 
 def _common_label(labels: pd.Series) -> str:
-    """The label, or only its ``cgm j`` part where CNNs of different depths are pooled."""
+    """The label, or only its ``condition j`` part where CNNs of different depths are pooled."""
     return labels.iloc[0] if labels.nunique() == 1 else labels.iloc[0].split(":")[0]
 
 
@@ -118,8 +118,8 @@ def shallow_vs_deep(table: pd.DataFrame, tolerance: float = 2.0) -> dict:
     """Test the paper's finding that the shallowest and the deepest conditions matter about
     equally.
 
-    The deepest condition is cgm 0 (the last conv layer alone); the one that reaches the
-    shallowest layer is cgm k-1 (the mean of every layer). The finding holds when their mean
+    The deepest condition is condition 0 (the last conv layer alone); the one that reaches the
+    shallowest layer is condition k-1 (the mean of every layer). The finding holds when their mean
     changes are within a factor ``tolerance`` of each other.
     """
     summary = relevance_summary(table)
@@ -136,7 +136,7 @@ def shallow_vs_deep(table: pd.DataFrame, tolerance: float = 2.0) -> dict:
 
 def transfer(generators: dict[str, nn.Module], stores: dict[str, Dataset],
              n: int | None = None, batch_size: int = 64) -> pd.DataFrame:
-    """Fidelity of every generator on every store (to the store's target maps).
+    """Fidelity of every generator on every store (to the store's teacher maps).
 
     Returns
     -------

@@ -1,4 +1,5 @@
-"""Atomic writes: a crash mid-write never leaves a truncated checkpoint, store or report."""
+"""Atomic writes (a crash mid-write never leaves a truncated checkpoint, store or report), and
+the comparison of recorded settings that decides whether saved work belongs to this run."""
 from __future__ import annotations
 
 import json
@@ -44,3 +45,20 @@ def load_torch(path: str | Path, map_location="cpu"):
 def save_json(obj, path: str | Path) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, default=str))
+
+
+def as_json(value):
+    """``value`` as JSON would give it back (paths as strings, tuples as lists)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def differences(saved: dict, current: dict) -> str:
+    """The settings of ``current`` that ``saved`` records otherwise, as one readable line
+    (long values elided); empty when they agree. Both sides are compared as JSON."""
+    saved, current = as_json(saved), as_json(current)
+    parts = []
+    for key in current:
+        if saved.get(key) != current[key]:
+            pair = f"{saved.get(key)!r} != {current[key]!r}"
+            parts.append(f"{key} {pair}" if len(pair) <= 120 else key)
+    return "; ".join(parts)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from .io import atomic_path
-from .metrics import METRICS
+from .metrics import METRICS, available
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1200px; margin: 2em auto; color: #222; }
@@ -40,13 +40,13 @@ def _table(frame: pd.DataFrame, digits: int = 3) -> str:
 
 def results_table(run_dir: str | Path) -> pd.DataFrame:
     """Methods x metrics: the mean of every metric over the run's CNNs (each CNN's mean over
-    its test images), columns in the order of :data:`xai_gan.metrics.METRICS`."""
+    its test images), columns in the order of :func:`xai_gan.metrics.available`."""
     files = sorted(Path(run_dir).glob("evaluation/*/summary.csv"))
     if not files:
         return pd.DataFrame()
     summary = pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
     table = summary.pivot_table(index="method", columns="metric", values="mean", sort=False)
-    return table[[m for m in METRICS if m in table.columns]].reset_index()
+    return table[[m for m in available() if m in table.columns]].reset_index()
 
 
 def _arrow(metric: str) -> str:
@@ -74,8 +74,8 @@ def _section_studies(run_dir: Path, skipped: dict) -> list[str]:
     parts = ["<h2>Studies</h2>"]
     out = run_dir / "studies" / "condition-relevance"
     parts.append("<h3>Condition relevance</h3><p>Each of the k condition maps is replaced by "
-                 "zeros in turn; the bars are the mean absolute change of the GAN's map (cgm 0 "
-                 "is the deepest layer alone, the last cgm the mean of every layer).</p>")
+                 "zeros in turn; the bars are the mean absolute change of the GAN's map (condition 0 "
+                 "is the deepest layer alone, the last condition the mean of every layer).</p>")
     verdict = _read_json(out / "verdict.json")
     if verdict:
         parts.append(f"<p><b>{html.escape(verdict['verdict'])}</b></p>")

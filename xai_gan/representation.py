@@ -1,4 +1,4 @@
-"""The CNN representation: Grad-CAM of every conv layer, cumulative maps, the on-disk store.
+"""The CNN representation: Grad-CAM of every conv layer and the cumulative condition maps.
 
 Normalisation. Each per-layer Grad-CAM map is ``ReLU(sum_c w_c A_c)`` (``w_c`` the spatial
 mean of the class score's gradient over channel ``c`` of the layer's output ``A``), upsampled
@@ -7,35 +7,17 @@ pytorch-grad-cam does. A map without spatial contrast (no positive evidence, or 
 output is 1 x 1) becomes all zero, never NaN. Cumulative maps are plain means of these maps,
 hence also in [0, 1].
 
-Store format. A store is a folder: ``metadata.json`` (what was built, with what) and one
-folder per chunk of ``chunk_size`` consecutive dataset items, each holding one ``.npy`` file
-per field. ``.npy`` is chosen because :func:`numpy.load` memory-maps it (``mmap_mode="r"``):
-a store far larger than RAM is read one item at a time, with no extra dependency, and every
-field keeps its own compact dtype (uint8 images, float16 maps). A chunk is written to a
-temporary folder and renamed into place only when complete, so a killed build leaves either a
-whole chunk or none; re-running skips the chunks that exist and writes the rest.
+The on-disk store of these maps is :mod:`xai_gan.store`.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import shutil
-from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import ConcatDataset, Dataset
-from tqdm.auto import tqdm
 
-from . import explainers
-from .classifiers import conv_layers, resolve_device
 from .hooks import activations_and_gradients
-from .io import save_json
-
-STORE_FORMAT = "xai-gan-representation/1"
 
 
 def layer_gradcams(model: nn.Module, images: torch.Tensor, targets=None,
@@ -51,7 +33,7 @@ def layer_gradcams(model: nn.Module, images: torch.Tensor, targets=None,
         Class explained for each image; default the predicted class.
     layers : list, optional
         Modules, names or ``(name, module)`` pairs; default every conv layer, in the order
-        the forward pass runs them (as :func:`xai_gan.classifiers.conv_layers` lists them).
+        the forward pass runs them (as :func:`xai_gan.modules.conv_layers` lists them).
 
     Returns
     -------
@@ -112,177 +94,4 @@ def cumulative_maps(maps: torch.Tensor, k: int = 8) -> torch.Tensor:
     return running_mean[:, cumulative_positions(maps.shape[1], k)]
 
 
-# --------------------------------------------------------------------------- the store
-
-def model_hash(model: nn.Module) -> str:
-    """SHA-256 (first 16 hex digits) of the model's parameters and buffers."""
-    digest = hashlib.sha256()
-    for name, tensor in model.state_dict().items():
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()[:16]
-
-
-def _chunk_dir(root: Path, index: int) -> Path:
-    return root / f"chunk-{index:05d}"
-
-
-def _chunk_rows(index: int, chunk_size: int, n: int) -> range:
-    return range(index * chunk_size, min((index + 1) * chunk_size, n))
-
-
-def build(model: nn.Module, dataset: Dataset, out_dir: str | Path, k: int = 8,
-          image_size: int | None = None, target: str = "gradcam", *, batch_size: int = 64,
-          chunk_size: int = 256, device=None, progress: bool = True) -> "RepresentationStore":
-    """Compute the representation of every item of ``dataset`` and write it to ``out_dir``.
-
-    Each item stores the image (uint8), the k condition maps and the target map (float16),
-    the label, the CNN's prediction, whether it was correct, and the dataset's mask if any.
-    The condition maps explain the predicted class; so does the target explainer.
-
-    Resumable: re-running after an interruption writes only the missing chunks. A store built
-    with another model, dataset, k, image size or target is refused, never extended.
-
-    Parameters
-    ----------
-    target : str
-        Name of an explainer in :mod:`xai_gan.explainers` (default ``"gradcam"``: Grad-CAM of
-        the last conv layer, the paper's choice).
-    image_size : int, optional
-        Must match the dataset's images (default: theirs).
-    """
-    out_dir = Path(out_dir)
-    explain = explainers.get(target)
-    first = dataset[0]["image"]
-    image_size = image_size or first.shape[-1]
-    if tuple(first.shape[-2:]) != (image_size, image_size):
-        raise ValueError(f"dataset images are {tuple(first.shape[-2:])}, "
-                         f"not {image_size}x{image_size}: load the dataset at image_size")
-    layers = conv_layers(model, image_size=image_size, in_channels=first.shape[0])
-    metadata = {
-        "format": STORE_FORMAT,
-        "model": getattr(model, "xai_gan_spec", {"name": type(model).__name__}),
-        "model_hash": model_hash(model),
-        "dataset": {"name": getattr(dataset, "name", type(dataset).__name__),
-                    "split": getattr(dataset, "split", None), "n": len(dataset),
-                    "classes": list(getattr(dataset, "classes", []))},
-        "layers": [name for name, _ in layers], "k": k,
-        "positions": cumulative_positions(len(layers), k), "image_size": image_size,
-        "channels": first.shape[0], "target": target, "chunk_size": chunk_size,
-        "has_mask": "mask" in dataset[0],
-    }
-    meta_path = out_dir / "metadata.json"
-    if meta_path.exists():
-        existing = json.loads(meta_path.read_text())
-        different = sorted(key for key in metadata if existing.get(key) != metadata[key])
-        if different:
-            raise ValueError(
-                f"{out_dir} holds a store built with other settings ({', '.join(different)}: "
-                + "; ".join(f"{key} {existing.get(key)!r} != {metadata[key]!r}"
-                            for key in different if key not in ("dataset", "layers"))
-                + "). Use another folder or delete this one.")
-    else:
-        save_json(metadata, meta_path)
-    for stale in out_dir.glob(".chunk-*.tmp"):  # left by an interrupted build
-        shutil.rmtree(stale)
-    device = resolve_device(device)
-    model = model.to(device).eval()
-    n_chunks = -(-len(dataset) // chunk_size)
-    todo = [c for c in range(n_chunks) if not _chunk_dir(out_dir, c).exists()]
-    done = len(dataset) - sum(len(_chunk_rows(c, chunk_size, len(dataset))) for c in todo)
-    bar = tqdm(total=len(dataset), initial=done, desc=f"representation {out_dir.name}",
-               unit="img", disable=not progress)
-    for c in todo:
-        indices = _chunk_rows(c, chunk_size, len(dataset))
-        fields: dict[str, list[np.ndarray]] = {}
-        for start in range(0, len(indices), batch_size):
-            items = [dataset[i] for i in indices[start:start + batch_size]]
-            batch = _compute(model, items, k, metadata["layers"], explain, device)
-            for key, value in batch.items():
-                fields.setdefault(key, []).append(value)
-            bar.update(len(items))
-        tmp = out_dir / f".chunk-{c:05d}.tmp"
-        tmp.mkdir(parents=True, exist_ok=True)
-        for key, parts in fields.items():
-            np.save(tmp / f"{key}.npy", np.concatenate(parts))
-        tmp.rename(_chunk_dir(out_dir, c))
-    bar.close()
-    return RepresentationStore(out_dir)
-
-
-def _compute(model, items, k, layer_names, explain, device) -> dict[str, np.ndarray]:
-    images = torch.stack([it["image"] for it in items]).to(device)
-    labels = torch.tensor([it["label"] for it in items])
-    maps = layer_gradcams(model, images, layers=layer_names)
-    with torch.no_grad():
-        pred = model(images).argmax(1).cpu()
-    fields = {
-        "image": (images.cpu() * 255).round().to(torch.uint8).numpy(),
-        "cgms": cumulative_maps(maps, k).cpu().half().numpy(),
-        "target": explain(model, images, pred.to(device)).detach().cpu().half().numpy(),
-        "label": labels.numpy(), "pred": pred.numpy(), "correct": (pred == labels).numpy(),
-    }
-    if "mask" in items[0]:
-        fields["mask"] = torch.stack([it["mask"] for it in items]).half().numpy()
-    return fields
-
-
-class RepresentationStore(Dataset):
-    """A built store as a torch Dataset with random access (memory-mapped).
-
-    Items: ``dict(image=(C,H,W) float in [0,1], cgms=(k,H,W), target=(H,W), label, pred,
-    correct, mask=(H,W) when the dataset had one)``. ``metadata`` holds what it was built from.
-    """
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        meta_path = self.path / "metadata.json"
-        if not meta_path.exists():
-            raise FileNotFoundError(f"{self.path} is not a representation store (no "
-                                    f"metadata.json); build one with xai_gan.representation.build")
-        self.metadata = json.loads(meta_path.read_text())
-        if self.metadata.get("format") != STORE_FORMAT:
-            raise ValueError(f"{self.path}: unknown store format {self.metadata.get('format')!r}")
-        chunk_size, n = self.metadata["chunk_size"], self.metadata["dataset"]["n"]
-        n_chunks = -(-n // chunk_size)
-        missing = [c for c in range(n_chunks) if not _chunk_dir(self.path, c).exists()]
-        if missing:
-            raise ValueError(f"{self.path} is incomplete ({len(missing)} of {n_chunks} chunks "
-                             f"missing): run the build again to finish it")
-        self._chunks = [{f.stem: np.load(f, mmap_mode="r")
-                         for f in _chunk_dir(self.path, c).glob("*.npy")}
-                        for c in range(n_chunks)]
-        self.k, self.image_size = self.metadata["k"], self.metadata["image_size"]
-        self._n, self._chunk_size = n, chunk_size
-
-    def __len__(self) -> int:
-        return self._n
-
-    def __getitem__(self, index: int) -> dict:
-        if not -self._n <= index < self._n:
-            raise IndexError(f"index {index} out of range for {self._n} items")
-        chunk, row = divmod(index % self._n, self._chunk_size)
-        fields = self._chunks[chunk]
-        item = {"image": torch.from_numpy(np.array(fields["image"][row])).float() / 255,
-                "cgms": torch.from_numpy(np.array(fields["cgms"][row], np.float32)),
-                "target": torch.from_numpy(np.array(fields["target"][row], np.float32)),
-                "label": int(fields["label"][row]), "pred": int(fields["pred"][row]),
-                "correct": bool(fields["correct"][row])}
-        if "mask" in fields:
-            item["mask"] = torch.from_numpy(np.array(fields["mask"][row], np.float32))
-        return item
-
-
-def combine(stores) -> ConcatDataset:
-    """Join stores (several CNNs or datasets) for joint training; k and size must agree."""
-    stores = [RepresentationStore(s) if isinstance(s, (str, Path)) else s for s in stores]
-    shapes = {(s.k, s.image_size) for s in stores}
-    if len(shapes) > 1:
-        raise ValueError(f"stores differ in (k, image_size): {sorted(shapes)}")
-    if len({"mask" in s[0] for s in stores}) > 1:  # default_collate needs the same keys
-        raise ValueError("some stores have masks and others not")
-    return ConcatDataset(stores)
-
-
-__all__ = ["layer_gradcams", "cumulative_positions", "cumulative_maps", "build",
-           "RepresentationStore", "combine", "model_hash"]
+__all__ = ["layer_gradcams", "cumulative_positions", "cumulative_maps"]

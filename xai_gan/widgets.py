@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import display
 
-from .classifiers import conv_layers
+from .modules import conv_layers
 from .plotting import to_numpy_image
 from .representation import cumulative_positions, layer_gradcams
 

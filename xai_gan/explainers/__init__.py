@@ -1,10 +1,10 @@
 """Explainers behind one interface: ``get(name)(model, images, targets=None) -> (B, H, W)``.
 
 A new method is one file: subclass :class:`Explainer`, override ``explain``, and decorate the
-class with ``@register("name")``.
+class with ``@register("name")``. The trained GAN registers itself as ``gan`` from
+:mod:`xai_gan.gan` (this package comes before the GAN in the import order).
 """
 from .base import REGISTRY, Explainer, available, baselines, get, register
 from . import cam, gfi, hybrid, lrp, sise  # noqa: F401  (each registers its methods)
-from .gan import GANExplainer
 
-__all__ = ["Explainer", "GANExplainer", "REGISTRY", "available", "baselines", "get", "register"]
+__all__ = ["Explainer", "REGISTRY", "available", "baselines", "get", "register"]

@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from ..checks import as_targets, check_images
+from ..modules import eval_mode
 
 REGISTRY: dict[str, type["Explainer"]] = {}
 
@@ -34,7 +35,9 @@ def get(name: str, **options) -> "Explainer":
     try:
         return REGISTRY[name](**options)
     except KeyError:
-        raise ValueError(f"unknown explainer {name!r}; choose from {available()}") from None
+        hint = " (gan is registered by importing xai_gan.gan)" if name == "gan" else ""
+        raise ValueError(f"unknown explainer {name!r}; choose from {available()}{hint}"
+                         ) from None
 
 
 class Explainer:
@@ -59,15 +62,11 @@ class Explainer:
 
     def __call__(self, model: nn.Module, images: torch.Tensor, targets=None) -> torch.Tensor:
         check_images(images)
-        was_training = model.training
-        model.eval()
-        try:
+        with eval_mode(model):
             if targets is None:
                 with torch.no_grad():
                     targets = model(images).argmax(1)
             targets = as_targets(targets, len(images), images.device)
             heat = self.explain(model, images, targets).float().clamp_min(0)
-        finally:
-            model.train(was_training)
         peak = heat.amax((1, 2), keepdim=True)
         return heat / torch.where(peak > 0, peak, 1)

@@ -1,6 +1,6 @@
 """The CAM family through pytorch-grad-cam's own classes (not a rewrite).
 
-Default target layer: the last conv layer of :func:`xai_gan.classifiers.conv_layers`.
+Default target layer: the last conv layer of :func:`xai_gan.modules.conv_layers`.
 Cost per image: gradcam, gradcam++, xgradcam, layercam 1 forward + 1 backward; eigencam
 1 forward; scorecam 1 forward + one forward per channel of the target layer.
 """
@@ -11,7 +11,7 @@ import importlib
 import torch
 from torch import nn
 
-from ..classifiers import conv_layers
+from ..modules import conv_layers
 from .base import Explainer, register
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..classifiers import conv_layers
-from ..hooks import resolve_layers
+from ..modules import conv_layers, resolve_layers, temporary_hooks
 from .base import Explainer, register
-from .ops import gaussian_blur, minmax
+from ..maps import gaussian_blur, minmax
 
 
 @register("gfi")
@@ -46,14 +45,13 @@ class GuidedFeatureInversion(Explainer):
             self.mask_layer or layers[-2 if len(layers) > 1 else -1],
             self.feature_layer or layers[-1]])
         captured = {}
-        handles = [layer.register_forward_hook(
-            lambda module, args, output, key=key: captured.__setitem__(key, output))
-            for key, layer in (("mask", mask_layer), ("features", feature_layer))]
-        try:
+        pairs = (("mask", mask_layer), ("features", feature_layer))  # may be one layer
+
+        def capture(module, args, output):
+            captured.update({key: output for key, layer in pairs if layer is module})
+
+        with temporary_hooks(dict.fromkeys([mask_layer, feature_layer]), capture):
             return self._optimise(model, images, targets, captured)
-        finally:
-            for h in handles:
-                h.remove()
 
     def _optimise(self, model, images, targets, captured):
         size = images.shape[-2:]

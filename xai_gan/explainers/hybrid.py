@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .base import Explainer, get, register
-from .ops import gaussian_blur
+from ..maps import gaussian_blur
 
 
 @register("gradcam-lrp")

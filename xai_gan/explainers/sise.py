@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from ..hooks import activations_and_gradients
 from .base import Explainer, register
-from .ops import minmax, otsu_threshold
+from ..maps import minmax, otsu_threshold
 
 
 def block_ends(activations: list[torch.Tensor]) -> list[int]:

@@ -24,6 +24,6 @@ class PatchDiscriminator(nn.Module):
         self.k = k
 
     def forward(self, image: torch.Tensor, heat: torch.Tensor,
-                cgms: torch.Tensor | None = None) -> torch.Tensor:
-        parts = [image, heat] + ([cgms] if self.k else [])
+                conditions: torch.Tensor | None = None) -> torch.Tensor:
+        parts = [image, heat] + ([conditions] if self.k else [])
         return self.body(torch.cat(parts, 1))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..explainers.ops import gaussian_blur
+from ..maps import gaussian_blur
 
 
 def faithfulness_loss(classifier: nn.Module, images: torch.Tensor, heat: torch.Tensor,

@@ -12,10 +12,13 @@ on a 2-core CPU). Keyword arguments override a preset's entries.
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..modules import seeded
 from .sft import SFT, ConditionNet, ResBlock, SFTResBlock
 
 PRESETS = {
@@ -42,8 +45,8 @@ class GSFTGenerator(nn.Module):
         self.tail = nn.Sequential(nn.Conv2d(width, width, 3, padding=1), nn.ReLU(),
                                   nn.Conv2d(width, 1, 3, padding=1))
 
-    def forward(self, image: torch.Tensor, cgms: torch.Tensor) -> torch.Tensor:
-        condition = self.condition(cgms)
+    def forward(self, image: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
+        condition = self.condition(conditions)
         features = self.head(image)
         out = features
         for block in self.trunk:
@@ -66,13 +69,13 @@ class LSFTGenerator(nn.Module):
         self.tail = nn.Sequential(nn.Conv2d(width, width, 3, padding=1), nn.ReLU(),
                                   nn.Conv2d(width, 1, 3, padding=1))
 
-    def forward(self, image: torch.Tensor, cgms: torch.Tensor) -> torch.Tensor:
-        b, k, h, w = cgms.shape
-        conditions = self.condition(cgms.reshape(b * k, 1, h, w)).view(b, k, -1, h, w)
+    def forward(self, image: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
+        b, k, h, w = conditions.shape
+        per_map = self.condition(conditions.reshape(b * k, 1, h, w)).view(b, k, -1, h, w)
         features = self.head(image)
         out = features
         for i, block in enumerate(self.sft_blocks):
-            out = block(out, conditions[:, i])
+            out = block(out, per_map[:, i])
             if i < len(self.plain_blocks):
                 out = self.plain_blocks[i](out)
         return torch.sigmoid(self.tail(features + out))
@@ -103,9 +106,9 @@ class MSFTGenerator(nn.Module):
             self.out.weight[:, w:] = 4.0 / k
             self.out.bias.fill_(-2.0)
 
-    def forward(self, image: torch.Tensor, cgms: torch.Tensor) -> torch.Tensor:
+    def forward(self, image: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
         size = image.shape[-2:]
-        c1 = self.condition(F.avg_pool2d(cgms, 2))
+        c1 = self.condition(F.avg_pool2d(conditions, 2))
         c0 = F.interpolate(c1, size=size, mode="bilinear", align_corners=False)
         c2 = F.avg_pool2d(c1, 2)
         e0 = self.sft0(F.leaky_relu(self.enc0(image), 0.1), c0)
@@ -114,7 +117,7 @@ class MSFTGenerator(nn.Module):
         d1 = F.leaky_relu(self.dec1(F.interpolate(e2, scale_factor=2.0)), 0.1) + e1
         d1 = self.sft_dec1(d1, c1)
         d0 = F.leaky_relu(self.dec0(F.interpolate(d1, scale_factor=2.0)), 0.1) + e0
-        return torch.sigmoid(self.out(torch.cat([d0, cgms], 1)))
+        return torch.sigmoid(self.out(torch.cat([d0, conditions], 1)))
 
 
 GENERATORS = {"gsft": GSFTGenerator, "lsft": LSFTGenerator, "msft": MSFTGenerator}
@@ -138,9 +141,8 @@ def build_generator(name: str, k: int = 8, preset: str = "tiny", image_channels:
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
     options = {**PRESETS[name][preset], **overrides}
-    if seed is not None:
-        torch.manual_seed(seed)
-    generator = GENERATORS[name](k, image_channels, **options)
+    with seeded(seed) if seed is not None else nullcontext():
+        generator = GENERATORS[name](k, image_channels, **options)
     generator.spec = dict(name=name, k=k, preset=preset, image_channels=image_channels,
                           **overrides)
     return generator

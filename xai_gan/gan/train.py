@@ -1,14 +1,13 @@
 """Training the SFT-cGAN on representation stores: resumable, seeded, optionally distributed.
 
-Run under ``torchrun --nproc_per_node N`` and it trains with DistributedDataParallel (NCCL on
-GPUs, gloo on CPUs); only rank 0 validates and writes.
+With ``TrainConfig(distributed=True)`` under ``torchrun --nproc_per_node N`` it trains with
+DistributedDataParallel (NCCL on GPUs, gloo on CPUs); only rank 0 validates and writes.
 """
 from __future__ import annotations
 
 import math
 import os
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -16,17 +15,17 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
-from tqdm.auto import tqdm
 
 from .. import classifiers
 from ..io import atomic_path, load_torch, save_torch
-from ..metrics import similarity
+from ..maps import mae, pearson, ssim
+from ..modules import eval_mode, resolve_device, seeded
+from ..training import check_finite, check_same_run, run_epoch
+from .checkpoint import generator_state
 from .discriminator import PatchDiscriminator
 from .faithfulness import faithfulness_loss
 from .generators import build_generator
 from .losses import GANLoss, set_requires_grad
-
-GENERATOR_FORMAT = "xai-gan-generator/1"
 # changing these mid-run would make a different run: a checkpoint with others is refused
 RUN_FIELDS = ("generator", "preset", "generator_options", "batch_size", "lr", "beta1",
               "l1_weight", "adversarial_weight", "gan_loss", "disc_width",
@@ -57,6 +56,7 @@ class TrainConfig:
     amp: bool | None = None  # bf16 autocast; default on CUDA
     channels_last: bool | None = None  # default on CUDA
     compile: bool = False
+    distributed: bool = False  # DDP over torchrun's processes (WORLD_SIZE > 1)
     max_seconds: float | None = None  # training budget over the whole run (resumes included)
     num_workers: int = 0
     progress: bool = True
@@ -76,61 +76,62 @@ class TrainResult:
     last_path: Path
 
 
-def _distributed() -> tuple[int, int]:
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+def _distributed(asked: bool) -> tuple[int, int]:
+    """Rank and world size; the process group is started here only when ``asked``."""
+    if asked and int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    if dist.is_initialized():
+    if asked and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
 
 
 def _shape(store: Dataset) -> dict:
     item = store[0]
-    return {"k": item["cgms"].shape[0], "image_size": item["image"].shape[-1],
+    return {"k": item["conditions"].shape[0], "image_size": item["image"].shape[-1],
             "image_channels": item["image"].shape[0]}
 
 
 def _teacher(store: Dataset) -> str | None:
     stores = getattr(store, "datasets", [store])
-    targets = {getattr(s, "metadata", {}).get("target") for s in stores}
-    return targets.pop() if len(targets) == 1 else None
+    teachers = {getattr(s, "metadata", {}).get("teacher") for s in stores}
+    return teachers.pop() if len(teachers) == 1 else None
 
 
 @torch.no_grad()
 def validate(generator, store: Dataset, batch_size: int = 64, device=None) -> dict:
-    """Mean L1, SSIM and Pearson of the generated maps to the store's targets."""
+    """Mean L1, SSIM and Pearson of the generated maps to the store's teacher maps."""
     device = device or next(generator.parameters()).device
-    was_training = generator.training
-    generator.eval()
     scores = {"l1": [], "ssim": [], "pearson": []}
-    for batch in DataLoader(store, batch_size=batch_size):
-        heat = generator(batch["image"].to(device), batch["cgms"].to(device))[:, 0].float().cpu()
-        target = batch["target"]
-        scores["l1"].append(similarity.mae(heat, target))
-        scores["ssim"].append(similarity.ssim(heat, target))
-        scores["pearson"].append(similarity.pearson(heat, target))
-    generator.train(was_training)
+    with eval_mode(generator):
+        for batch in DataLoader(store, batch_size=batch_size):
+            heat = generator(batch["image"].to(device),
+                             batch["conditions"].to(device))[:, 0].float().cpu()
+            teacher_map = batch["teacher_map"]
+            scores["l1"].append(mae(heat, teacher_map))
+            scores["ssim"].append(ssim(heat, teacher_map))
+            scores["pearson"].append(pearson(heat, teacher_map))
     return {f"val_{name}": torch.cat(values).nanmean().item() for name, values in scores.items()}
 
 
-def generator_checkpoint(generator, shape: dict, config: TrainConfig, **extra) -> dict:
-    return {"format": GENERATOR_FORMAT, "spec": generator.spec, "state": generator.state_dict(),
-            **shape, "config": {k: str(v) if isinstance(v, Path) else v
-                                for k, v in asdict(config).items()}, **extra}
-
-
 def train(train_store: Dataset, val_store: Dataset, config: TrainConfig) -> TrainResult:
-    """Train a generator (and its discriminator) to draw the stores' target maps.
+    """Train a generator (and its discriminator) to draw the stores' teacher maps.
 
     Writes into ``config.out_dir``: ``last.pt`` (everything needed to resume, every epoch),
     ``best.pt`` (the generator of the epoch with the best validation Pearson) and
     ``history.csv``; all atomically. If ``last.pt`` exists the run resumes after its last
-    epoch; a checkpoint of a different run (generator, losses, seed...) is refused.
+    epoch; a checkpoint of a different run (generator, losses, seed...) is refused. Seeded by
+    ``config.seed``; the caller's global RNG is left as it was.
     """
-    rank, world = _distributed()
-    device = classifiers.resolve_device(config.device)
+    rank, world = _distributed(config.distributed)
+    device = resolve_device(config.device)
     if world > 1 and device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    with seeded(config.seed, device):
+        return _train(train_store, val_store, config, rank, world, device)
+
+
+def _train(train_store, val_store, config: TrainConfig, rank: int, world: int,
+           device: torch.device) -> TrainResult:
     cuda = device.type == "cuda"
     amp = cuda if config.amp is None else config.amp
     channels_last = cuda if config.channels_last is None else config.channels_last
@@ -160,7 +161,12 @@ def train(train_store: Dataset, val_store: Dataset, config: TrainConfig) -> Trai
     history, start_epoch, best, seconds = [], 0, -math.inf, 0.0
     if last_path.exists():
         state = load_torch(last_path, map_location=device)
-        _check_same_run(state, config, {**shape, "train_items": len(train_store)}, last_path)
+        check_same_run({**{name: state.get("config", {}).get(name) for name in RUN_FIELDS},
+                        **{name: state.get(name) for name in ("k", "image_size",
+                                                              "image_channels", "train_items")}},
+                       {**{name: getattr(config, name) for name in RUN_FIELDS}, **shape,
+                        "train_items": len(train_store)},
+                       last_path, "use another out_dir or delete it")
         generator.load_state_dict(state["state"])
         history, start_epoch, best = state["history"], state["epoch"], state["best"]
         seconds = history[-1]["seconds"] if history else 0.0
@@ -180,8 +186,8 @@ def train(train_store: Dataset, val_store: Dataset, config: TrainConfig) -> Trai
         if discriminator is not None:
             d_step = DistributedDataParallel(discriminator, device_ids=ids)
     criterion = GANLoss(config.gan_loss)
+    autocast = torch.autocast(device.type, torch.bfloat16, enabled=amp)
 
-    stopped = False
     for epoch in range(start_epoch, config.epochs):
         if world > 1:
             sampler = DistributedSampler(train_store, world, rank, shuffle=True, seed=config.seed,
@@ -194,28 +200,26 @@ def train(train_store: Dataset, val_store: Dataset, config: TrainConfig) -> Trai
                             drop_last=True, num_workers=config.num_workers)
         torch.manual_seed(config.seed * 1000 + epoch)
         generator.train()
-        sums, count, tic = {}, 0, time.perf_counter()
-        bar = tqdm(loader, desc=f"gan epoch {epoch + 1}/{config.epochs}",
-                   disable=not config.progress or rank != 0, leave=False)
-        for batch in bar:
+
+        def step(batch):
             images = batch["image"].to(device, memory_format=memory)
-            cgms = batch["cgms"].to(device, memory_format=memory)
-            target = batch["target"].to(device)[:, None]
-            with torch.autocast(device.type, torch.bfloat16, enabled=amp):
-                fake = g_step(images, cgms)
+            conditions = batch["conditions"].to(device, memory_format=memory)
+            teacher_map = batch["teacher_map"].to(device)[:, None]
+            with autocast:
+                fake = g_step(images, conditions)
             losses = {}
             if discriminator is not None:
                 set_requires_grad(discriminator, True)
-                with torch.autocast(device.type, torch.bfloat16, enabled=amp):
-                    loss_d = 0.5 * (criterion(d_step(images, target), True)
+                with autocast:
+                    loss_d = 0.5 * (criterion(d_step(images, teacher_map), True)
                                     + criterion(d_step(images, fake.detach()), False))
                 opt_d.zero_grad(set_to_none=True)
                 loss_d.backward()
                 opt_d.step()
                 losses["d"] = loss_d.item()
                 set_requires_grad(discriminator, False)  # the generator step leaves D alone
-            with torch.autocast(device.type, torch.bfloat16, enabled=amp):
-                l1 = (fake.float() - target).abs().mean()
+            with autocast:
+                l1 = (fake.float() - teacher_map).abs().mean()
                 loss_g = config.l1_weight * l1
                 losses["l1"] = l1.item()
                 if discriminator is not None:
@@ -227,22 +231,18 @@ def train(train_store: Dataset, val_store: Dataset, config: TrainConfig) -> Trai
                                               batch["pred"].to(device), config.area_weight)
                     loss_g = loss_g + config.faithfulness_weight * faith
                     losses["faith"] = faith.item()
-            if not torch.isfinite(loss_g):
-                raise FloatingPointError(f"generator loss is {loss_g.item()} at epoch {epoch + 1}")
+            check_finite(loss_g, "generator loss", epoch + 1)
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
-            for name, value in losses.items():
-                sums[name] = sums.get(name, 0.0) + value
-            count += 1
-            bar.set_postfix({name: f"{value / count:.3g}" for name, value in sums.items()})
-            if config.max_seconds and seconds + time.perf_counter() - tic > config.max_seconds:
-                stopped = True
-                break
-        bar.close()
-        seconds += time.perf_counter() - tic
-        row = {"epoch": epoch + 1, "seconds": seconds, "batches": count,
-               **{f"train_{name}": value / max(count, 1) for name, value in sums.items()}}
+            return losses
+
+        result = run_epoch(loader, step, spent=seconds, max_seconds=config.max_seconds,
+                           desc=f"gan epoch {epoch + 1}/{config.epochs}",
+                           progress=config.progress and rank == 0)
+        seconds += result.seconds
+        row = {"epoch": epoch + 1, "seconds": seconds, "batches": result.batches,
+               **{f"train_{name}": value for name, value in result.means.items()}}
         if rank == 0:
             row.update(validate(generator, val_store, device=device))
             history.append(row)
@@ -254,10 +254,10 @@ def train(train_store: Dataset, val_store: Dataset, config: TrainConfig) -> Trai
             extra = {"epoch": epoch + 1, "val": row, "teacher": _teacher(train_store),
                      "train_items": len(train_store)}
             if improved:
-                save_torch(generator_checkpoint(generator, shape, config, **extra), best_path)
-            state = generator_checkpoint(generator, shape, config, **extra)
+                save_torch(generator_state(generator, shape, config, **extra), best_path)
+            state = generator_state(generator, shape, config, **extra)
             state.update(opt_g=opt_g.state_dict(), history=history, best=best,
-                         stopped_by_budget=stopped)
+                         stopped_by_budget=result.out_of_time)
             if discriminator is not None:
                 state.update(discriminator=discriminator.state_dict(), opt_d=opt_d.state_dict())
             save_torch(state, last_path)
@@ -269,7 +269,7 @@ def train(train_store: Dataset, val_store: Dataset, config: TrainConfig) -> Trai
                     flush=True)
         if world > 1:
             dist.barrier()
-        if stopped:
+        if result.out_of_time:
             break
     if world > 1:
         dist.barrier()
@@ -277,15 +277,3 @@ def train(train_store: Dataset, val_store: Dataset, config: TrainConfig) -> Trai
     if best_state is not None:
         generator.load_state_dict(best_state["state"])
     return TrainResult(generator.eval(), pd.DataFrame(history), best_path, last_path)
-
-
-def _check_same_run(state: dict, config: TrainConfig, shape: dict, path: Path) -> None:
-    theirs = state.get("config", {})
-    ours = asdict(config)
-    different = [f"{name} {theirs.get(name)!r} != {ours[name]!r}" for name in RUN_FIELDS
-                 if theirs.get(name) != ours[name]]
-    different += [f"{name} {state.get(name)!r} != {value!r}" for name, value in shape.items()
-                  if state.get(name) != value]
-    if different:
-        raise ValueError(f"{path} belongs to another run ({'; '.join(different)}): use another "
-                         f"out_dir or delete it")

@@ -5,12 +5,16 @@
 - complexity: sparseness (Gini), entropy
 - robustness: max-sensitivity
 - randomisation: model-parameter randomisation test (cascading, Spearman or SSIM)
-- similarity: SSIM, MAE, Pearson, Spearman against a target map
+- similarity: SSIM, MAE, Pearson against the teacher's map
+- cost: milliseconds per image
 
-:func:`evaluate` runs explainers x metrics into a tidy DataFrame; :func:`summarise` averages it.
+Each category's module registers its metrics with :func:`metric`; :func:`evaluate` runs
+explainers x metrics into a tidy DataFrame; :func:`summarise` averages it.
 """
-from . import complexity, faithfulness, localisation, randomisation, robustness, similarity
-from .evaluate import METRICS, Metric, evaluate, summarise
+from . import complexity, cost, faithfulness, localisation, randomisation, robustness, similarity
+from .evaluate import evaluate, summarise
+from .registry import CATEGORIES, METRICS, Explained, Metric, available, metric
 
-__all__ = ["METRICS", "Metric", "complexity", "evaluate", "faithfulness", "localisation",
-           "randomisation", "robustness", "similarity", "summarise"]
+__all__ = ["CATEGORIES", "METRICS", "Explained", "Metric", "available", "complexity", "cost",
+           "evaluate", "faithfulness", "localisation", "metric", "randomisation", "robustness",
+           "similarity", "summarise"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import torch
+from .registry import Explained, metric
 
 
 def sparseness(maps: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
@@ -24,3 +25,13 @@ def entropy(maps: torch.Tensor) -> torch.Tensor:
     p = flat / total.clamp_min(1e-300)
     h = -(p * torch.log(p + 1e-12)).sum(1)
     return torch.where(total[:, 0] > 0, h, torch.nan).float()
+
+
+@metric("sparseness", "complexity", "higher")
+def _sparseness(e: Explained) -> torch.Tensor:
+    return sparseness(e.maps)
+
+
+@metric("entropy", "complexity", "lower")
+def _entropy(e: Explained) -> torch.Tensor:
+    return entropy(e.maps)

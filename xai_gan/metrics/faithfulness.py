@@ -10,7 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..explainers.ops import gaussian_blur
+from ..maps import gaussian_blur
+from .registry import Explained, metric
 
 BASELINES = ("blur", "zero", "mean")
 
@@ -109,3 +110,29 @@ def confidence_change(model: nn.Module, images: torch.Tensor, maps: torch.Tensor
     drop = 100 * (before - after).clamp_min(0) / before.clamp_min(1e-12)
     increase = 100 * (after > before).float()
     return drop, increase
+
+
+@metric("deletion_auc", "faithfulness", "lower")
+def _deletion(e: Explained) -> torch.Tensor:
+    return deletion_auc(e.model, e.images, e.maps, e.classes, steps=e.steps, baseline=e.baseline)
+
+
+@metric("insertion_auc", "faithfulness", "higher")
+def _insertion(e: Explained) -> torch.Tensor:
+    return insertion_auc(e.model, e.images, e.maps, e.classes, steps=e.steps,
+                         baseline=e.baseline)
+
+
+def _confidence(e: Explained):
+    return e.once("confidence_change",
+                  lambda: confidence_change(e.model, e.images, e.maps, e.classes))
+
+
+@metric("average_drop", "faithfulness", "lower")
+def _average_drop(e: Explained) -> torch.Tensor:
+    return _confidence(e)[0]
+
+
+@metric("increase_in_confidence", "faithfulness", "higher")
+def _increase_in_confidence(e: Explained) -> torch.Tensor:
+    return _confidence(e)[1]

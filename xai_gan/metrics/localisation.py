@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import torch
+from .registry import Explained, metric
 
 
 def _check(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
@@ -37,3 +38,18 @@ def iou(maps: torch.Tensor, masks: torch.Tensor, threshold: float = 0.5) -> torc
     region = (maps >= threshold * peak) & (peak > 0)
     union = (region | inside).sum((1, 2))
     return (region & inside).sum((1, 2)) / union.clamp_min(1)
+
+
+@metric("pointing_game", "localisation", "higher", "masks")
+def _pointing_game(e: Explained) -> torch.Tensor:
+    return pointing_game(e.maps, e.masks)
+
+
+@metric("energy_pointing_game", "localisation", "higher", "masks")
+def _energy_pointing_game(e: Explained) -> torch.Tensor:
+    return energy_pointing_game(e.maps, e.masks)
+
+
+@metric("iou", "localisation", "higher", "masks")
+def _iou(e: Explained) -> torch.Tensor:
+    return iou(e.maps, e.masks)

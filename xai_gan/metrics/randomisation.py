@@ -11,10 +11,10 @@ from typing import Callable, Iterator
 import torch
 from torch import nn
 
-from . import similarity
+from ..maps import pearson, spearman, ssim
+from .registry import Explained, metric
 
-SIMILARITIES = {"spearman": similarity.spearman, "ssim": similarity.ssim,
-                "pearson": similarity.pearson}
+SIMILARITIES = {"spearman": spearman, "ssim": ssim, "pearson": pearson}
 
 
 def randomised_models(model: nn.Module, seed: int = 0) -> Iterator[tuple[str, nn.Module]]:
@@ -63,3 +63,19 @@ def model_parameter_randomisation(explain: Callable, model: nn.Module, images: t
         # a map made constant by randomisation shares nothing with the original: 0, not NaN
         out[name] = torch.where(score.isnan() & informative, 0.0, score)
     return out
+
+
+def _randomisation(e: Explained, similarity_name: str) -> torch.Tensor:
+    (score,) = model_parameter_randomisation(e.explainer, e.model, e.images, e.classes, e.maps,
+                                             similarity_name, e.seed, last_only=True).values()
+    return score
+
+
+@metric("randomisation_spearman", "randomisation", "lower")
+def _randomisation_spearman(e: Explained) -> torch.Tensor:
+    return _randomisation(e, "spearman")
+
+
+@metric("randomisation_ssim", "randomisation", "lower")
+def _randomisation_ssim(e: Explained) -> torch.Tensor:
+    return _randomisation(e, "ssim")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
+from .registry import Explained, metric
 
 
 def max_sensitivity(explain: Callable, model, images: torch.Tensor, targets: torch.Tensor,
@@ -32,3 +33,9 @@ def max_sensitivity(explain: Callable, model, images: torch.Tensor, targets: tor
         worst = torch.maximum(worst, change.cpu())
     empty = reference.norm(dim=1).cpu() == 0  # no map to compare with: undefined
     return torch.where(empty, torch.nan, worst).float().to(images.device)
+
+
+@metric("max_sensitivity", "robustness", "lower")
+def _max_sensitivity(e: Explained) -> torch.Tensor:
+    return max_sensitivity(e.explainer, e.model, e.images, e.classes, e.maps, radius=e.radius,
+                           samples=e.samples, seed=e.seed + e.first_image)

@@ -1,68 +1,24 @@
-"""Similarity of two sets of (B, H, W) maps: SSIM, MAE, Pearson and Spearman, per image."""
+"""Similarity to the teacher's map (the explainer the GAN learns from): SSIM, MAE and Pearson,
+per image. The comparisons themselves live in :mod:`xai_gan.maps`, shared with the GAN's
+validation and the studies."""
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
+
+from ..maps import mae, pearson, ssim
+from .registry import Explained, metric
 
 
-def _pair(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    if a.shape != b.shape or a.ndim != 3:
-        raise ValueError(f"expected two (B, H, W) map sets of one shape, got {tuple(a.shape)} "
-                         f"and {tuple(b.shape)}")
-    return a.double(), b.double()
+@metric("ssim", "similarity", "higher", "teacher_map")
+def _ssim(e: Explained) -> torch.Tensor:
+    return ssim(e.maps, e.teacher_maps)
 
 
-def mae(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Mean absolute difference per image."""
-    a, b = _pair(a, b)
-    return (a - b).abs().mean((1, 2)).float()
+@metric("mae", "similarity", "lower", "teacher_map")
+def _mae(e: Explained) -> torch.Tensor:
+    return mae(e.maps, e.teacher_maps)
 
 
-def pearson(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Pearson correlation per image; NaN where either map is constant."""
-    a, b = _pair(a, b)
-    a = a.flatten(1) - a.flatten(1).mean(1, keepdim=True)
-    b = b.flatten(1) - b.flatten(1).mean(1, keepdim=True)
-    norm = a.norm(dim=1) * b.norm(dim=1)
-    return torch.where(norm > 0, (a * b).sum(1) / norm.clamp_min(1e-300), torch.nan).float()
-
-
-def average_ranks(values: torch.Tensor) -> torch.Tensor:
-    """Ranks (1-based) of each row, tied values sharing their average rank, as scipy does."""
-    ranks = torch.empty_like(values, dtype=torch.float64)
-    for row, out in zip(values, ranks):
-        _, inverse, counts = torch.unique(row, return_inverse=True, return_counts=True)
-        upper = counts.cumsum(0).double()
-        out.copy_((upper - (counts - 1) / 2)[inverse])
-    return ranks
-
-
-def spearman(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Spearman rank correlation per image (average ranks for ties)."""
-    a, b = _pair(a, b)
-    shape = a.shape
-    return pearson(average_ranks(a.flatten(1)).view(shape), average_ranks(b.flatten(1)).view(shape))
-
-
-def ssim(a: torch.Tensor, b: torch.Tensor, data_range: float = 1.0, sigma: float = 1.5,
-         win_size: int = 11) -> torch.Tensor:
-    """Structural similarity per image: Gaussian window (sigma 1.5, 11 px), K1 = 0.01,
-    K2 = 0.03, averaged over the valid region; the same definition as scikit-image's
-    ``structural_similarity(gaussian_weights=True, use_sample_covariance=False)``."""
-    a, b = _pair(a, b)
-    x = torch.arange(win_size, dtype=a.dtype, device=a.device) - (win_size - 1) / 2
-    g = torch.exp(-0.5 * (x / sigma) ** 2)
-    g = g / g.sum()
-    window = (g[:, None] * g[None, :])[None, None]
-
-    def blur(t):
-        return F.conv2d(t[:, None], window)[:, 0]
-
-    mu_a, mu_b = blur(a), blur(b)
-    var_a = blur(a * a) - mu_a ** 2
-    var_b = blur(b * b) - mu_b ** 2
-    cov = blur(a * b) - mu_a * mu_b
-    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)
-         / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2)))
-    return s.mean((1, 2)).float()
+@metric("pearson", "similarity", "higher", "teacher_map")
+def _pearson(e: Explained) -> torch.Tensor:
+    return pearson(e.maps, e.teacher_maps)

@@ -1,4 +1,8 @@
-"""The SFT-cGAN explainer: the CNN's representation in, a trained generator's map out."""
+"""The SFT-cGAN as an explainer: the CNN's representation in, a trained generator's map out.
+
+Registered as ``gan`` in :mod:`xai_gan.explainers` when :mod:`xai_gan.gan` is imported (the
+explainers come first in the package's import order, and know nothing of the GAN).
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,11 +10,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..gan.generators import build_generator
-from ..gan.train import GENERATOR_FORMAT
-from ..io import load_torch
+from ..explainers import Explainer, register
 from ..representation import cumulative_maps, layer_gradcams
-from .base import Explainer, register
+from .checkpoint import load_generator
 
 
 @register("gan")
@@ -19,7 +21,8 @@ class GANExplainer(Explainer):
     :meth:`from_checkpoint`.
 
     Costs one forward and one backward pass of the CNN (its layer-wise Grad-CAMs, the
-    representation the generator was trained on) plus one generator forward.
+    representation the generator was trained on) plus one generator forward. ``teacher``
+    names the explainer whose maps it learned to draw (from the checkpoint).
     """
 
     needs_training = True
@@ -27,15 +30,7 @@ class GANExplainer(Explainer):
     def __init__(self, checkpoint: str | Path | None = None, generator: nn.Module | None = None,
                  k: int | None = None, image_size: int | None = None, device=None):
         if checkpoint is not None:
-            state = load_torch(checkpoint)
-            if not isinstance(state, dict) or state.get("format") != GENERATOR_FORMAT:
-                raise ValueError(f"{checkpoint} is not an xai-gan generator checkpoint")
-            for name, asked in (("k", k), ("image_size", image_size)):
-                if asked is not None and asked != state[name]:
-                    raise ValueError(f"{checkpoint} was trained with {name} = {state[name]}, "
-                                     f"not {name} = {asked}")
-            generator = build_generator(seed=None, **state["spec"])
-            generator.load_state_dict(state["state"])
+            generator, state = load_generator(checkpoint, k, image_size)
             k, image_size = state["k"], state["image_size"]
             self.teacher = state.get("teacher")
         elif generator is None or k is None or image_size is None:
@@ -61,8 +56,8 @@ class GANExplainer(Explainer):
         if images.shape[1] != self.image_channels:
             raise ValueError(f"the generator was trained on {self.image_channels}-channel "
                              f"images; these have {images.shape[1]}")
-        cgms = cumulative_maps(layer_gradcams(model, images, targets), self.k)
+        conditions = cumulative_maps(layer_gradcams(model, images, targets), self.k)
         device = next(self.generator.parameters()).device
         with torch.no_grad():
-            heat = self.generator(images.to(device), cgms.to(device))
+            heat = self.generator(images.to(device), conditions.to(device))
         return heat[:, 0].to(images.device)

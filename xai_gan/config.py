@@ -1,0 +1,155 @@
+"""What a run does: :class:`RunConfig`, the one source of every run setting.
+
+Each field carries its help and, where it has them, its choices and the CLI sub-commands
+that take it (``xai_gan.cli`` builds its flags from these fields). ``None`` means "the
+profile's value", resolved once, in ``__post_init__``.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import data, explainers, gan, metrics, profiles
+
+STUDIES = ("condition-relevance", "cross-architecture", "cross-dataset")
+_GAN = gan.TrainConfig  # the GAN's defaults live there once
+
+# which CLI sub-commands take a group's flags (every other field: every sub-command)
+GROUPS = {"gan": ("run", "train-gan", "evaluate", "studies", "report"),
+          "evaluate": ("run", "evaluate"), "checkpoint": ("evaluate",),
+          "study": ("run", "studies", "report")}
+
+
+def setting(default=None, help: str = "", *, choices=None, group: str | None = None,
+            flag: str | None = None, factory=None):
+    """A RunConfig field with what its CLI flag needs: help, choices, group, flag name."""
+    meta = {"help": help, "choices": choices, "group": group, "flag": flag}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class RunConfig:
+    """What a run does; ``None`` fields take the profile's value."""
+
+    run_dir: Path = setting(Path("runs/default"), "run folder shared by every stage")
+    dataset: str = setting("shapes", "dataset to explain", choices=data.available())
+    data_root: str | None = setting(None, "dataset folder (fashion-mnist, cifar10, imagefolder)")
+    download: bool = setting(False, "allow dataset download (online)")
+    image_size: int | None = setting(None, "image side in px (default: the profile's)")
+    channels: int | None = setting(None, "convert the images to grey (1) or colour (3)",
+                                   choices=[1, 3])
+    profile: str | None = setting(
+        None, "sizes: 'main' (the 15-minute main job), 'full' (the notebooks' size) or 'ci' "
+        f"(a quick check) (default: ${profiles.PROFILE_ENV}, else "
+        f"{profiles.MAIN_JOB_PROFILE})", choices=sorted(profiles.PROFILES))
+    device: str | None = setting(None, "cpu, cuda, cuda:1 (default: CUDA if any)")
+    seed: int = setting(0, "seed of every random choice of the run")
+    models: list[str] | None = setting(
+        None, "CNNs: zoo names or torchvision:<name> (default: the profile's)")
+    epochs: int | None = setting(None, "CNN training epochs (default: the profile's)")
+    batch_size: int = setting(64, "CNN training batch size")
+    lr: float = setting(3e-3, "CNN learning rate")
+    n_train: int | None = setting(
+        None, "training images (default: the profile's for shapes, all else)")
+    n_eval: int | None = setting(
+        None, "validation and test images each (default: the profile's for shapes, all else)")
+    k: int = setting(8, "condition maps kept")
+    teacher: str = setting("gradcam", "explainer whose maps the GAN learns to draw, and the "
+                           "similarity metrics compare with", choices=explainers.baselines())
+    generator: str = setting(_GAN.generator, "generator architecture",
+                             choices=gan.available(), group="gan")
+    preset: str = setting(_GAN.preset, "generator size", choices=["tiny", "paper"],
+                          group="gan")
+    gan_epochs: int | None = setting(None, "GAN epochs (default: the profile's)", group="gan")
+    gan_seconds: float | None = setting(
+        None, "GAN training budget in seconds (default: the profile's)", group="gan")
+    l1_weight: float = setting(_GAN.l1_weight, "weight of the L1 loss to the teacher map",
+                               group="gan")
+    adversarial_weight: float = setting(_GAN.adversarial_weight, "0: L1 only", group="gan")
+    gan_loss: str = setting(_GAN.gan_loss, "adversarial loss", choices=list(gan.LOSSES),
+                            group="gan")
+    faithfulness_weight: float = setting(
+        _GAN.faithfulness_weight, "learned GFI objective through the frozen CNN (0: off)",
+        group="gan")
+    methods: list[str] | None = setting(
+        None, f"explainers (default: all of {explainers.baselines()}, and gan when the run has "
+        "a trained GAN); gan:<tag> names the GAN in gan/<tag>/ of the run, to compare several",
+        group="evaluate")
+    metrics: list[str] | None = setting(
+        None, "metrics (default: all the data allow)", choices=metrics.available(),
+        group="evaluate")
+    n_explain: int | None = setting(None, "test images to explain (default: the profile's)",
+                                    group="evaluate", flag="--n")
+    checkpoint_path: Path | None = setting(
+        None, "a classifier checkpoint to evaluate (default: the run's --models)",
+        group="checkpoint", flag="--checkpoint")
+    studies: list[str] | None = setting(None, "studies to run (default: all three)",
+                                        choices=list(STUDIES), group="study")
+    other_dataset: str = setting("fashion-mnist", "the cross-dataset study's second dataset",
+                                 choices=data.available(), group="study")
+    study_seconds: float | None = setting(
+        None, "training budget of each study GAN (default: the profile's)", group="study")
+    study_n: int | None = setting(
+        None, "test images per CNN of every study (default: the profile's)", group="study")
+    study_n_train: int | None = setting(
+        None, "training images of the cross-dataset study's other dataset (default: the "
+        "profile's)", group="study")
+    settings: dict = field(init=False, repr=False)
+
+    def __post_init__(self):
+        self.run_dir = Path(self.run_dir)
+        self.profile = profiles.profile_name(self.profile, profiles.MAIN_JOB_PROFILE)
+        self.settings = profiles.profile_settings(self.profile)
+        profile = {"models": self.settings["models"],
+                   "image_size": profiles.lookup(self.settings["image_size"], self.dataset),
+                   "n_explain": self.settings["n_explain"],
+                   "gan_epochs": self.settings["gan_epochs"],
+                   "gan_seconds": self.settings["gan_seconds"],
+                   "study_seconds": self.settings["study_seconds"],
+                   "study_n": self.settings["n_study"],
+                   "study_n_train": self.settings["study_n_train"],
+                   "studies": list(STUDIES)}
+        if self.dataset == "shapes":  # generated: the profile sizes it; others keep every image
+            profile.update(n_train=self.settings["n_train"], n_eval=self.settings["n_eval"])
+        for name, value in profile.items():
+            if getattr(self, name) is None:
+                setattr(self, name, value)
+        unknown = sorted(set(self.studies) - set(STUDIES))
+        if unknown:
+            raise ValueError(f"unknown studies {unknown}; choose from {list(STUDIES)}")
+
+    def replace(self, **changes) -> "RunConfig":
+        """A derived configuration (``dataclasses.replace``)."""
+        return dataclasses.replace(self, **changes)
+
+    def checkpoint(self, model: str) -> Path:
+        return self.run_dir / "classifiers" / f"{model.replace(':', '_')}.pt"
+
+    def store_dir(self, model: str, split: str) -> Path:
+        """One store per teacher, model and split: a run can hold several teachers."""
+        return self.run_dir / "representations" / self.teacher / model.replace(":", "_") / split
+
+    @property
+    def gan_dir(self) -> Path:
+        """One GAN per generator, preset, teacher, CNNs trained on and loss set-up."""
+        models = "+".join(m.replace(":", "_") for m in self.models)
+        tag = f"{self.generator}-{self.preset}-{self.teacher}-{models}"
+        if self.adversarial_weight == 0:
+            tag += "-l1only"
+        if self.faithfulness_weight > 0:
+            tag += f"-faith{self.faithfulness_weight:g}"
+        return self.run_dir / "gan" / tag
+
+    def gan_checkpoint(self, name: str) -> Path | None:
+        """``best.pt`` of the GAN an explainer name means: ``gan`` is the run's GAN of this
+        configuration (:attr:`gan_dir`), ``gan:<tag>`` the one in ``gan/<tag>/``; else None."""
+        if name != "gan" and not name.startswith("gan:"):
+            return None
+        tag = name.partition(":")[2]
+        return (self.run_dir / "gan" / tag if tag else self.gan_dir) / "best.pt"
+
+
+__all__ = ["GROUPS", "RunConfig", "STUDIES", "setting"]

@@ -1,0 +1,43 @@
+"""The main job (``xai-gan run``): every stage of :mod:`xai_gan.pipeline` in order, the
+studies, then the HTML report. Each stage skips or resumes finished work, so an interrupted
+job re-run loses nothing."""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+
+from . import pipeline, report, studies
+from .config import RunConfig
+from .io import save_json
+from .results import record_time
+
+STAGES = [("train-classifiers", pipeline.train_classifiers),
+          ("build-representations", pipeline.build_representations),
+          ("train-gan", pipeline.train_gan), ("evaluate", pipeline.evaluate),
+          ("studies", studies.run)]
+
+
+def run(config: RunConfig) -> dict:
+    """Run every stage, then write ``summary.json``, ``timings.json`` and ``report.html``
+    into the run folder; returns the summary (with the report's path)."""
+    splits = pipeline.datasets(config)
+    seconds, results = {}, {}
+    for i, (stage, func) in enumerate(STAGES, 1):
+        print(f"== {i}/{len(STAGES) + 1} {stage} ==", flush=True)
+        tic = time.perf_counter()
+        results[stage] = func(config, splits)
+        seconds[stage] = time.perf_counter() - tic
+        record_time(config.run_dir, stage, seconds[stage])
+    print(f"== {len(STAGES) + 1}/{len(STAGES) + 1} report ==", flush=True)
+    summary = {"profile": config.profile,
+               "config": {k: v for k, v in asdict(config).items() if k != "settings"},
+               "stage_seconds": seconds,
+               "classifiers": results["train-classifiers"].drop(columns="checkpoint")
+               .to_dict("records"),
+               "representations": results["build-representations"].to_dict("records"),
+               "gan": results["train-gan"].to_dict("records"),
+               "studies": {name: value if isinstance(value, str) else "done"
+                           for name, value in results["studies"].items()}}
+    save_json(summary, config.run_dir / "summary.json")
+    summary["report"] = str(report.write(config))
+    return summary

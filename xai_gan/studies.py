@@ -1,0 +1,149 @@
+"""The studies of a run's GAN: which conditions it relies on, and whether it transfers to
+CNNs and datasets it never saw. Each writes ``studies/<name>/`` of the run folder and is
+skipped on a re-run with the same settings; the measurements are :mod:`xai_gan.interpret`'s.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from . import gan, interpret, plotting, store
+from .config import STUDIES, RunConfig
+from .io import save_json
+from .pipeline import build_representations, datasets, train_classifiers, train_gan
+from .results import finished, save
+
+
+class StudySkipped(ValueError):
+    """A study that cannot run with this configuration or on this machine (one CNN, a dataset
+    that is not installed); the main job records the reason and goes on."""
+
+
+def _trained_gan(config: RunConfig) -> Path:
+    path = config.gan_dir / "best.pt"
+    if not path.exists():
+        raise FileNotFoundError(f"no trained GAN {path}: run `xai-gan train-gan` first")
+    return path
+
+
+def _generator(path: Path):
+    return gan.load_generator(path)[0]
+
+
+def _test_stores(config: RunConfig) -> dict:
+    return {m: store.RepresentationStore(config.store_dir(m, "test"))
+            for m in config.models}
+
+
+def condition_relevance(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
+    """Remove each condition map in turn and measure how much the run's GAN changes, on each
+    CNN's test store; writes ``studies/condition-relevance/``."""
+    path = _trained_gan(config)
+    out = config.run_dir / "studies" / "condition-relevance"
+    n = config.study_n
+    settings = {"gan": str(path), "stamp": path.stat().st_mtime_ns, "n": n,
+                "models": config.models}
+    if finished(out, settings):
+        return pd.read_csv(out / "per_image.csv")
+    generator = _generator(path)
+    table = pd.concat([interpret.condition_relevance(generator, test, n=n).assign(model=m)
+                       for m, test in _test_stores(config).items()], ignore_index=True)
+    verdict = interpret.shallow_vs_deep(table)
+    print(verdict["verdict"], flush=True)
+    save_json(verdict, out / "verdict.json")
+    summary = pd.concat([interpret.relevance_summary(table).assign(model="all")] + [
+        interpret.relevance_summary(group).assign(model=m) for m, group in table.groupby("model")])
+    save(out, {"per_image.csv": table, "summary.csv": summary},
+          {"bars.png": plotting.condition_bars(table)}, settings)
+    return table
+
+
+def _transfer_study(out: Path, generators: dict[str, Path], stores: dict, seen: dict,
+                    n: int) -> pd.DataFrame:
+    settings = {"gans": {name: [str(p), p.stat().st_mtime_ns] for name, p in generators.items()},
+                "stores": {name: str(test.path) for name, test in stores.items()}, "n": n}
+    if finished(out, settings):
+        return pd.read_csv(out / "transfer.csv")
+    table = interpret.transfer({name: _generator(p) for name, p in generators.items()}, stores,
+                               n=n)
+    gap = interpret.generalisation_gap(table, seen)
+    save(out, {"transfer.csv": table, "gap.csv": gap},
+          {"pearson.png": plotting.transfer_heatmap(table, "pearson"),
+           "ssim.png": plotting.transfer_heatmap(table, "ssim")}, settings)
+    return table
+
+
+def cross_architecture(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
+    """Leave one CNN out: for each CNN of the run, train a GAN on the others' stores
+    (``study_seconds`` each) and test it on every CNN's test store; writes
+    ``studies/cross-architecture/``."""
+    if len(config.models) < 2:
+        raise StudySkipped("the cross-architecture study leaves one CNN out: give at least two "
+                         "--models")
+    generators, seen = {}, {}
+    for held_out in config.models:
+        others = [m for m in config.models if m != held_out]
+        sub = config.replace(models=others, gan_seconds=config.study_seconds)
+        print(f"cross-architecture: a GAN without {held_out}", flush=True)
+        train_gan(sub)
+        generators[f"without {held_out}"] = sub.gan_dir / "best.pt"
+        seen[f"without {held_out}"] = others
+    return _transfer_study(config.run_dir / "studies" / "cross-architecture", generators,
+                           _test_stores(config), seen, config.study_n)
+
+
+def other_dataset_config(config: RunConfig, channels: int) -> RunConfig:
+    """The run of ``config.other_dataset`` the cross-dataset study trains: the first CNN of
+    ``config``, at the same image size, channels and k, in ``cross-dataset/<dataset>/``, with
+    the study's sizes and budget; what only the main run needs is left at its default."""
+    return config.replace(
+        run_dir=config.run_dir / "cross-dataset" / config.other_dataset,
+        dataset=config.other_dataset, data_root=None, channels=channels,
+        models=config.models[:1], epochs=None, n_train=config.study_n_train,
+        n_eval=config.study_n, gan_epochs=None, gan_seconds=config.study_seconds,
+        faithfulness_weight=0.0, methods=None, metrics=None, n_explain=None,
+        checkpoint_path=None, studies=[])
+
+
+def cross_dataset(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
+    """Train on one dataset, test on the other, both ways: the run's GAN against a GAN
+    trained (``study_seconds``) on the same architecture as the run's first CNN, trained on
+    ``other_dataset``; each is tested on the first CNN's test store of both datasets. Writes
+    ``studies/cross-dataset/``."""
+    if config.other_dataset == config.dataset:
+        raise StudySkipped(f"the cross-dataset study needs another dataset than "
+                           f"{config.dataset}: set --other-dataset")
+    channels = (splits or datasets(config))["test"].channels
+    other = other_dataset_config(config, channels)
+    try:
+        other_splits = datasets(other)  # a missing dataset stops here, before any training
+    except FileNotFoundError as err:
+        raise StudySkipped(str(err)) from None
+    source = _trained_gan(config)
+    print(f"cross-dataset: {other.models[0]} on {other.dataset}", flush=True)
+    train_classifiers(other, other_splits)
+    build_representations(other, other_splits)
+    train_gan(other)
+    generators = {config.dataset: source, other.dataset: other.gan_dir / "best.pt"}
+    stores = {config.dataset: _test_stores(config)[config.models[0]],
+              other.dataset: _test_stores(other)[other.models[0]]}
+    return _transfer_study(config.run_dir / "studies" / "cross-dataset", generators, stores,
+                           {name: [name] for name in generators}, config.study_n)
+
+
+STUDY_STAGES = dict(zip(STUDIES, (condition_relevance, cross_architecture, cross_dataset)))
+
+
+def run(config: RunConfig, splits: dict | None = None) -> dict:
+    """Run the configuration's studies; a study that cannot run here (a dataset that is not
+    installed, a single CNN) is recorded with its reason rather than failing the others."""
+    splits = splits or datasets(config)
+    results = {}
+    for name in config.studies:
+        try:
+            results[name] = STUDY_STAGES[name](config, splits)
+        except StudySkipped as err:
+            print(f"{name} skipped: {err}", flush=True)
+            results[name] = str(err)
+    return results

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 import torch
 from torch.utils.data import default_collate
 
-from . import classifiers, data, explainers, gan, metrics, plotting, store
+from . import classifiers, data, explainers, gan, metrics, plotting, profiles, store
 from .config import RunConfig
 from .profiles import lookup
 from .io import atomic_path
@@ -185,3 +186,37 @@ def evaluate(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
               {**settings, "model": name})
         summaries.append(summary)
     return pd.concat(summaries, ignore_index=True)
+
+
+# --------------------------------------------------------------------------- the notebooks
+
+def notebook_config(models=("resnet",), profile: str | None = None, root: str | Path = "runs",
+                    **changes) -> RunConfig:
+    """The notebook series' run, ``<root>/notebooks-<profile>``, shared by every notebook.
+
+    ``profile`` defaults to ``$XAI_GAN_PROFILE``, else ``full`` (the size the stored outputs
+    were made at; CI runs the notebooks with ``ci``); ``changes`` are other RunConfig fields.
+    """
+    profile = profiles.profile_name(profile)
+    return RunConfig(run_dir=Path(root) / f"notebooks-{profile}", models=list(models),
+                     profile=profile, **changes)
+
+
+class NotebookSetup(NamedTuple):
+    config: RunConfig
+    splits: dict
+    model: torch.nn.Module
+    test: object
+
+
+def notebook_setup(models=("resnet",), profile: str | None = None) -> NotebookSetup:
+    """What notebooks 03-07 start from: :func:`notebook_config`'s run with its first CNN
+    trained, its stores built and its GAN trained. Each stage skips what notebooks 00-02 (or
+    an earlier run) already did, so this is quick after them and still works without them."""
+    config = notebook_config(models, profile)
+    splits = datasets(config)
+    train_classifiers(config, splits)
+    build_representations(config, splits)
+    train_gan(config, splits)
+    return NotebookSetup(config, splits, load_classifier(config, config.models[0]),
+                         splits["test"])

@@ -17,8 +17,8 @@ from torch.utils.data import default_collate
 
 from . import classifiers, data, explainers, gan, metrics, plotting, profiles, store
 from .config import RunConfig
-from .profiles import lookup
 from .io import atomic_path
+from .profiles import lookup
 from .results import finished, save
 
 

@@ -128,6 +128,23 @@ def test_training_is_seeded(tiny_shapes):
     assert runs[0][1][0]["train_loss"] == runs[1][1][0]["train_loss"]
 
 
+def test_training_leaves_the_global_rng_alone_and_a_spent_budget_finishes_the_run(tiny_shapes,
+                                                                               tmp_path):
+    train, val = tiny_shapes
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    model = xg.classifiers.build("vgg", 6, seed=4)
+    history = xg.classifiers.train(model, train, val, epochs=3, batch_size=32, seed=1,
+                                   max_seconds=0, checkpoint=tmp_path / "c.pt", progress=False)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    assert len(history) == 1 and history[0]["epoch"] == 1  # stopped after the first batch
+    assert xg.io.load_torch(tmp_path / "c.pt")["stopped_by_budget"]
+    again = xg.classifiers.train(xg.classifiers.build("vgg", 6, seed=4), train, val, epochs=3,
+                                 batch_size=32, seed=1, max_seconds=0,
+                                 checkpoint=tmp_path / "c.pt", progress=False)
+    assert again == history  # a resumed run whose budget was spent trains no more
+
+
 def test_resume_after_interruption_continues_the_same_run(tiny_shapes, tmp_path, interrupting):
     train, val = tiny_shapes
     settings = dict(epochs=3, batch_size=32, seed=2, progress=False)

@@ -152,6 +152,30 @@ def test_unknown_model_is_a_clear_error(tmp_path, capsys):
     assert "unknown classifier 'lenet'" in capsys.readouterr().err
 
 
+def test_every_run_setting_is_a_flag_with_help_and_the_profile_resolves_once(monkeypatch):
+    """The CLI's flags come from RunConfig's fields; None takes the profile, 0 does not."""
+    import dataclasses
+
+    from xai_gan.config import GROUPS, RunConfig
+
+    parser = cli.parser()
+    for name, sub in parser.stages.items():
+        dests = {a.dest: a for a in sub._actions}
+        for f in dataclasses.fields(RunConfig):
+            if f.init and (f.metadata["group"] is None or name in GROUPS[f.metadata["group"]]):
+                assert f.name in dests and dests[f.name].help, (name, f.name)
+    monkeypatch.delenv("XAI_GAN_PROFILE", raising=False)
+    config = RunConfig(gan_seconds=0, n_explain=0)
+    assert config.profile == "main" and config.models == ["vgg", "resnet", "mobilenet"]
+    assert config.gan_seconds == 0 and config.n_explain == 0  # given, not "unset"
+    assert config.study_n == xg.profiles.PROFILES["main"]["n_study"]
+    derived = config.replace(models=["vgg"])
+    assert derived.models == ["vgg"] and derived.image_size == config.image_size
+    args = cli.parse(["train-gan", "--teacher", "sise", "--gan-seconds", "5"])
+    assert args["teacher"] == "sise" and args["gan_seconds"] == 5.0 and args["profile"] is None
+    assert "--teacher" in cli.parser().stages["build-representations"].format_help()
+
+
 def test_python_dash_m_entry_point():
     out = subprocess.run([sys.executable, "-m", "xai_gan", "--help"], capture_output=True,
                          text=True, check=True).stdout

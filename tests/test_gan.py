@@ -136,6 +136,18 @@ def test_training_learns_the_target_and_writes_checkpoints(tmp_path):
     assert state["val"]["val_pearson"] == pytest.approx(h.val_pearson.max())
 
 
+def test_training_leaves_global_state_alone(tmp_path, monkeypatch):
+    """No global RNG change, and no process group unless asked for (torchrun sets WORLD_SIZE
+    for any script, which may not want one)."""
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    torch.manual_seed(7)
+    before = torch.random.get_rng_state()
+    build_generator("msft", 4, seed=0)
+    train(ToyStore(16), ToyStore(8, seed=1), small_config(tmp_path, epochs=1))
+    assert torch.equal(torch.random.get_rng_state(), before)
+    assert not torch.distributed.is_initialized()
+
+
 def test_l1_only_training_has_no_discriminator(tmp_path):
     result = train(ToyStore(16), ToyStore(8, seed=1), small_config(tmp_path, epochs=1,
                                                                      adversarial_weight=0))

@@ -281,6 +281,32 @@ def test_evaluate_returns_a_tidy_table_and_a_ranked_summary(shapes_cnn):
     assert set(summary.better) == {"higher", "lower"}
 
 
+def test_a_registered_metric_is_scored_by_evaluate(shapes_cnn):
+    """Adding a metric is one decorated function: evaluate scores it with no other change."""
+    model, items = shapes_cnn
+
+    def peak_share(e):
+        return e.maps.flatten(1).amax(1) / e.maps.flatten(1).sum(1).clamp_min(1e-12)
+
+    xg.metrics.metric("peak_share", "complexity", "higher")(peak_share)
+    try:
+        names = xg.metrics.available()
+        assert names.index("entropy") < names.index("peak_share") < names.index(
+            "max_sensitivity")  # ordered by category, then as registered
+        table = xg.metrics.evaluate(model, items, ["gradcam"], metrics=["peak_share", "entropy"],
+                                    n=3, progress=False)
+        assert set(table.metric) == {"peak_share", "entropy"}
+        row = table[table.metric == "peak_share"]
+        assert (row.category == "complexity").all() and (row.better == "higher").all()
+        assert row.value.between(0, 1).all() and row.value.gt(0).all()
+        with pytest.raises(ValueError, match="registered twice"):
+            xg.metrics.metric("peak_share", "complexity", "higher")(peak_share)
+    finally:
+        del xg.metrics.METRICS["peak_share"]
+    with pytest.raises(ValueError, match="unknown category"):
+        xg.metrics.metric("other", "beauty", "higher")
+
+
 def test_evaluate_errors_name_the_problem(shapes_cnn):
     model, items = shapes_cnn
     no_masks = [{k: v for k, v in item.items() if k != "mask"} for item in items[:4]]

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -193,6 +195,29 @@ def test_interrupted_build_resumes_to_the_same_store(store_setup, tmp_path, inte
         a, b = whole[i], resumed[i]
         for key in a:
             assert torch.equal(torch.as_tensor(a[key]), torch.as_tensor(b[key])), (i, key)
+
+
+def test_a_format_1_store_is_read_under_the_new_names_and_never_extended(store_setup, tmp_path):
+    model, dataset = store_setup
+    store = build(model, dataset, tmp_path / "s")
+    old = {v: k for k, v in xg.store.FORMAT_1["fields"].items()}  # what format 1 called them
+    for chunk in (tmp_path / "s").glob("chunk-*"):
+        for new, name in old.items():
+            (chunk / f"{new}.npy").rename(chunk / f"{name}.npy")
+    meta = json.loads((tmp_path / "s" / "metadata.json").read_text())
+    meta["format"] = xg.store.FORMAT_1["format"]
+    meta["target"] = meta.pop("teacher")
+    (tmp_path / "s" / "metadata.json").write_text(json.dumps(meta))
+    legacy = xg.store.RepresentationStore(tmp_path / "s")
+    assert legacy.teacher == "gradcam" and legacy.metadata["teacher"] == "gradcam"
+    for key, value in store[3].items():
+        assert torch.equal(torch.as_tensor(legacy[3][key]), torch.as_tensor(value)), key
+    with pytest.raises(ValueError, match="format-1 store: delete the folder and build it again"):
+        build(model, dataset, tmp_path / "s")
+    meta["format"] = "xai-gan-representation/0"
+    (tmp_path / "s" / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="unknown store format"):
+        xg.store.RepresentationStore(tmp_path / "s")
 
 
 def test_store_refuses_other_settings(store_setup, tmp_path):

@@ -130,6 +130,84 @@ def train(train_store: Dataset, val_store: Dataset, config: TrainConfig) -> Trai
         return _train(train_store, val_store, config, rank, world, device)
 
 
+@dataclass
+class _Parts:
+    """What one training run updates: the generator, the optional critic and classifier."""
+
+    generator: torch.nn.Module
+    discriminator: torch.nn.Module | None
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer | None
+    classifier: torch.nn.Module | None
+
+
+def _build(config: TrainConfig, shape: dict, device, memory) -> _Parts:
+    generator = build_generator(config.generator, shape["k"], config.preset,
+                                shape["image_channels"], seed=config.seed,
+                                **config.generator_options).to(device, memory_format=memory)
+    adam = dict(lr=config.lr, betas=(config.beta1, 0.999))
+    discriminator = opt_d = classifier = None
+    if config.adversarial_weight > 0:
+        discriminator = PatchDiscriminator(shape["image_channels"], width=config.disc_width)
+        discriminator.to(device, memory_format=memory)
+        opt_d = torch.optim.Adam(discriminator.parameters(), **adam)
+    if config.faithfulness_weight > 0:
+        classifier = classifiers.load_checkpoint(config.classifier, device=device)["model"]
+        set_requires_grad(classifier, False)
+    return _Parts(generator, discriminator, torch.optim.Adam(generator.parameters(), **adam),
+                  opt_d, classifier)
+
+
+def _resume(parts: _Parts, config: TrainConfig, shape: dict, path: Path, device) -> dict:
+    """Load ``last.pt`` into ``parts`` when it is the same run; returns where to go on."""
+    state = load_torch(path, map_location=device)
+    check_same_run({**{name: state.get("config", {}).get(name) for name in RUN_FIELDS},
+                    **{name: state.get(name) for name in shape}},
+                   {**{name: getattr(config, name) for name in RUN_FIELDS}, **shape},
+                   path, "use another out_dir or delete it")
+    parts.generator.load_state_dict(state["state"])
+    history, epoch = state["history"], state["epoch"]
+    if state.get("stopped_by_budget"):
+        epoch = config.epochs  # the budget was spent: the run is finished
+    if epoch < config.epochs:  # a finished run needs neither optimiser nor critic
+        parts.opt_g.load_state_dict(state["opt_g"])
+        if parts.discriminator is not None:
+            parts.discriminator.load_state_dict(state["discriminator"])
+            parts.opt_d.load_state_dict(state["opt_d"])
+    return {"history": history, "epoch": epoch, "best": state["best"],
+            "seconds": history[-1]["seconds"] if history else 0.0}
+
+
+def _save_epoch(parts: _Parts, config: TrainConfig, shape: dict, row: dict, progress: dict,
+                teacher: str | None, stopped: bool) -> None:
+    """Write ``best.pt`` (when the validation Pearson improved), ``last.pt`` and
+    ``history.csv``; ``progress`` (history, best) is updated in place."""
+    last_path, best_path = config.out_dir / "last.pt", config.out_dir / "best.pt"
+    progress["history"].append(row)
+    # a NaN Pearson (constant maps early on) never beats a number, but the first epoch
+    # always writes best.pt: a finished run always has a generator to load
+    score = -math.inf if math.isnan(row["val_pearson"]) else row["val_pearson"]
+    improved = score > progress["best"] or not best_path.exists()
+    progress["best"] = max(progress["best"], score)
+    extra = {"epoch": row["epoch"], "val": row, "teacher": teacher,
+             "train_items": shape["train_items"]}
+    shape = {k: v for k, v in shape.items() if k != "train_items"}
+    if improved:
+        save_torch(generator_state(parts.generator, shape, config, **extra), best_path)
+    state = generator_state(parts.generator, shape, config, **extra)
+    state.update(opt_g=parts.opt_g.state_dict(), history=progress["history"],
+                 best=progress["best"], stopped_by_budget=stopped)
+    if parts.discriminator is not None:
+        state.update(discriminator=parts.discriminator.state_dict(),
+                     opt_d=parts.opt_d.state_dict())
+    save_torch(state, last_path)
+    with atomic_path(config.out_dir / "history.csv") as tmp:
+        pd.DataFrame(progress["history"]).to_csv(tmp, index=False)
+    if config.progress:
+        print(f"gan epoch {row['epoch']}: " + ", ".join(
+            f"{k} {v:.4g}" for k, v in row.items() if k not in ("epoch", "batches")), flush=True)
+
+
 def _train(train_store, val_store, config: TrainConfig, rank: int, world: int,
            device: torch.device) -> TrainResult:
     cuda = device.type == "cuda"
@@ -138,45 +216,14 @@ def _train(train_store, val_store, config: TrainConfig, rank: int, world: int,
     shape = _shape(train_store)
     if _shape(val_store) != shape:
         raise ValueError(f"train and val stores differ: {shape} vs {_shape(val_store)}")
-    generator = build_generator(config.generator, shape["k"], config.preset,
-                                shape["image_channels"], seed=config.seed,
-                                **config.generator_options).to(device)
-    discriminator = None
-    if config.adversarial_weight > 0:
-        discriminator = PatchDiscriminator(shape["image_channels"], width=config.disc_width)
-        discriminator.to(device)
     memory = torch.channels_last if channels_last else torch.contiguous_format
-    generator.to(memory_format=memory)
-    opt_g = torch.optim.Adam(generator.parameters(), config.lr, betas=(config.beta1, 0.999))
-    opt_d = None
-    if discriminator is not None:
-        discriminator.to(memory_format=memory)
-        opt_d = torch.optim.Adam(discriminator.parameters(), config.lr, betas=(config.beta1, 0.999))
-    classifier = None
-    if config.faithfulness_weight > 0:
-        classifier = classifiers.load_checkpoint(config.classifier, device=device)["model"]
-        set_requires_grad(classifier, False)
-
+    parts = _build(config, shape, device, memory)
+    generator, discriminator = parts.generator, parts.discriminator
+    shape["train_items"] = len(train_store)
     last_path, best_path = config.out_dir / "last.pt", config.out_dir / "best.pt"
-    history, start_epoch, best, seconds = [], 0, -math.inf, 0.0
+    progress = {"history": [], "epoch": 0, "best": -math.inf, "seconds": 0.0}
     if last_path.exists():
-        state = load_torch(last_path, map_location=device)
-        check_same_run({**{name: state.get("config", {}).get(name) for name in RUN_FIELDS},
-                        **{name: state.get(name) for name in ("k", "image_size",
-                                                              "image_channels", "train_items")}},
-                       {**{name: getattr(config, name) for name in RUN_FIELDS}, **shape,
-                        "train_items": len(train_store)},
-                       last_path, "use another out_dir or delete it")
-        generator.load_state_dict(state["state"])
-        history, start_epoch, best = state["history"], state["epoch"], state["best"]
-        seconds = history[-1]["seconds"] if history else 0.0
-        if state.get("stopped_by_budget"):
-            start_epoch = config.epochs  # the budget was spent: the run is finished
-        if start_epoch < config.epochs:  # a finished run needs neither optimiser nor critic
-            opt_g.load_state_dict(state["opt_g"])
-            if discriminator is not None:
-                discriminator.load_state_dict(state["discriminator"])
-                opt_d.load_state_dict(state["opt_d"])
+        progress = _resume(parts, config, shape, last_path, device)
 
     g_step = torch.compile(generator) if config.compile else generator
     d_step = discriminator
@@ -188,7 +235,7 @@ def _train(train_store, val_store, config: TrainConfig, rank: int, world: int,
     criterion = GANLoss(config.gan_loss)
     autocast = torch.autocast(device.type, torch.bfloat16, enabled=amp)
 
-    for epoch in range(start_epoch, config.epochs):
+    for epoch in range(progress["epoch"], config.epochs):
         if world > 1:
             sampler = DistributedSampler(train_store, world, rank, shuffle=True, seed=config.seed,
                                          drop_last=True)
@@ -213,9 +260,9 @@ def _train(train_store, val_store, config: TrainConfig, rank: int, world: int,
                 with autocast:
                     loss_d = 0.5 * (criterion(d_step(images, teacher_map), True)
                                     + criterion(d_step(images, fake.detach()), False))
-                opt_d.zero_grad(set_to_none=True)
+                parts.opt_d.zero_grad(set_to_none=True)
                 loss_d.backward()
-                opt_d.step()
+                parts.opt_d.step()
                 losses["d"] = loss_d.item()
                 set_requires_grad(discriminator, False)  # the generator step leaves D alone
             with autocast:
@@ -226,54 +273,33 @@ def _train(train_store, val_store, config: TrainConfig, rank: int, world: int,
                     adv = criterion(discriminator(images, fake), True, for_discriminator=False)
                     loss_g = loss_g + config.adversarial_weight * adv
                     losses["g_adv"] = adv.item()
-                if classifier is not None:
-                    faith = faithfulness_loss(classifier, images, fake.float(),
+                if parts.classifier is not None:
+                    faith = faithfulness_loss(parts.classifier, images, fake.float(),
                                               batch["pred"].to(device), config.area_weight)
                     loss_g = loss_g + config.faithfulness_weight * faith
                     losses["faith"] = faith.item()
             check_finite(loss_g, "generator loss", epoch + 1)
-            opt_g.zero_grad(set_to_none=True)
+            parts.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
-            opt_g.step()
+            parts.opt_g.step()
             return losses
 
-        result = run_epoch(loader, step, spent=seconds, max_seconds=config.max_seconds,
-                           desc=f"gan epoch {epoch + 1}/{config.epochs}",
-                           progress=config.progress and rank == 0)
-        seconds += result.seconds
-        row = {"epoch": epoch + 1, "seconds": seconds, "batches": result.batches,
-               **{f"train_{name}": value for name, value in result.means.items()}}
+        result = run_epoch(loader, step, spent=progress["seconds"],
+                           max_seconds=config.max_seconds, progress=config.progress and rank == 0,
+                           desc=f"gan epoch {epoch + 1}/{config.epochs}")
+        progress["seconds"] += result.seconds
         if rank == 0:
-            row.update(validate(generator, val_store, device=device))
-            history.append(row)
-            # a NaN Pearson (constant maps early on) never beats a number, but the first
-            # epoch always writes best.pt: a finished run always has a generator to load
-            score = -math.inf if math.isnan(row["val_pearson"]) else row["val_pearson"]
-            improved = score > best or not best_path.exists()
-            best = max(best, score)
-            extra = {"epoch": epoch + 1, "val": row, "teacher": _teacher(train_store),
-                     "train_items": len(train_store)}
-            if improved:
-                save_torch(generator_state(generator, shape, config, **extra), best_path)
-            state = generator_state(generator, shape, config, **extra)
-            state.update(opt_g=opt_g.state_dict(), history=history, best=best,
-                         stopped_by_budget=result.out_of_time)
-            if discriminator is not None:
-                state.update(discriminator=discriminator.state_dict(), opt_d=opt_d.state_dict())
-            save_torch(state, last_path)
-            with atomic_path(config.out_dir / "history.csv") as tmp:
-                pd.DataFrame(history).to_csv(tmp, index=False)
-            if config.progress:
-                print(f"gan epoch {row['epoch']}: " + ", ".join(
-                    f"{k} {v:.4g}" for k, v in row.items() if k not in ("epoch", "batches")),
-                    flush=True)
+            row = {"epoch": epoch + 1, "seconds": progress["seconds"], "batches": result.batches,
+                   **{f"train_{name}": value for name, value in result.means.items()},
+                   **validate(generator, val_store, device=device)}
+            _save_epoch(parts, config, shape, row, progress, _teacher(train_store),
+                        result.out_of_time)
         if world > 1:
             dist.barrier()
         if result.out_of_time:
             break
     if world > 1:
         dist.barrier()
-    best_state = load_torch(best_path, map_location=device) if best_path.exists() else None
-    if best_state is not None:
-        generator.load_state_dict(best_state["state"])
-    return TrainResult(generator.eval(), pd.DataFrame(history), best_path, last_path)
+    if best_path.exists():
+        generator.load_state_dict(load_torch(best_path, map_location=device)["state"])
+    return TrainResult(generator.eval(), pd.DataFrame(progress["history"]), best_path, last_path)

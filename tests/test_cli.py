@@ -173,6 +173,7 @@ def test_every_run_setting_is_a_flag_with_help_and_the_profile_resolves_once(mon
     assert derived.models == ["vgg"] and derived.image_size == config.image_size
     args = cli.parse(["train-gan", "--teacher", "sise", "--gan-seconds", "5"])
     assert args["teacher"] == "sise" and args["gan_seconds"] == 5.0 and args["profile"] is None
+    assert not args["distributed"] and cli.parse(["train-gan", "--distributed"])["distributed"]
     assert "--teacher" in cli.parser().stages["build-representations"].format_help()
 
 

@@ -64,6 +64,9 @@ class RunConfig:
     preset: str = setting(_GAN.preset, "generator size", choices=["tiny", "paper"],
                           group="gan")
     gan_epochs: int | None = setting(None, "GAN epochs (default: the profile's)", group="gan")
+    distributed: bool = setting(False, "train the GAN with DistributedDataParallel over "
+                                "torchrun's processes (torchrun --nproc_per_node N -m xai_gan "
+                                "train-gan --distributed)", group="gan")
     gan_seconds: float | None = setting(
         None, "GAN training budget in seconds (default: the profile's)", group="gan")
     l1_weight: float = setting(_GAN.l1_weight, "weight of the L1 loss to the teacher map",

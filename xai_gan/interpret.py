@@ -4,7 +4,7 @@
   much the generated map changes (an occlusion study over the conditions).
 * :func:`transfer` scores generators on stores they may never have seen (other CNNs, other
   datasets): the cross-architecture and cross-dataset studies are tables of it; the pipeline
-  (:func:`xai_gan.pipeline.cross_architecture`, :func:`xai_gan.pipeline.cross_dataset`) trains
+  (:func:`xai_gan.studies.cross_architecture`, :func:`xai_gan.studies.cross_dataset`) trains
   the generators they compare.
 
 Fidelity is measured against the store's teacher maps (the teacher's explanation): Pearson,

@@ -118,7 +118,7 @@ def train_gan(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
         epochs=config.gan_epochs, max_seconds=config.gan_seconds, l1_weight=config.l1_weight,
         adversarial_weight=config.adversarial_weight, gan_loss=config.gan_loss,
         faithfulness_weight=config.faithfulness_weight, classifier=classifier,
-        seed=config.seed, device=config.device))
+        seed=config.seed, device=config.device, distributed=config.distributed))
     return result.history
 
 

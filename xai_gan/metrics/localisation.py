@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import torch
-from .registry import Explained, metric
+from .registry import metric
 
 
 def _check(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
@@ -40,16 +40,7 @@ def iou(maps: torch.Tensor, masks: torch.Tensor, threshold: float = 0.5) -> torc
     return (region & inside).sum((1, 2)) / union.clamp_min(1)
 
 
-@metric("pointing_game", "localisation", "higher", "masks")
-def _pointing_game(e: Explained) -> torch.Tensor:
-    return pointing_game(e.maps, e.masks)
-
-
-@metric("energy_pointing_game", "localisation", "higher", "masks")
-def _energy_pointing_game(e: Explained) -> torch.Tensor:
-    return energy_pointing_game(e.maps, e.masks)
-
-
-@metric("iou", "localisation", "higher", "masks")
-def _iou(e: Explained) -> torch.Tensor:
-    return iou(e.maps, e.masks)
+for _name, _score in (("pointing_game", pointing_game),
+                     ("energy_pointing_game", energy_pointing_game), ("iou", iou)):
+    metric(_name, "localisation", "higher", "masks")(
+        lambda e, score=_score: score(e.maps, e.masks))

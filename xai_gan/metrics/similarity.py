@@ -3,22 +3,11 @@ per image. The comparisons themselves live in :mod:`xai_gan.maps`, shared with t
 validation and the studies."""
 from __future__ import annotations
 
-import torch
-
 from ..maps import mae, pearson, ssim
-from .registry import Explained, metric
+from .registry import metric
 
 
-@metric("ssim", "similarity", "higher", "teacher_map")
-def _ssim(e: Explained) -> torch.Tensor:
-    return ssim(e.maps, e.teacher_maps)
-
-
-@metric("mae", "similarity", "lower", "teacher_map")
-def _mae(e: Explained) -> torch.Tensor:
-    return mae(e.maps, e.teacher_maps)
-
-
-@metric("pearson", "similarity", "higher", "teacher_map")
-def _pearson(e: Explained) -> torch.Tensor:
-    return pearson(e.maps, e.teacher_maps)
+for _name, _score, _better in (("ssim", ssim, "higher"), ("mae", mae, "lower"),
+                               ("pearson", pearson, "higher")):
+    metric(_name, "similarity", _better, "teacher_map")(
+        lambda e, score=_score: score(e.maps, e.teacher_maps))

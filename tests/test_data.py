@@ -70,10 +70,17 @@ def test_shapes_mask_sits_on_the_object(size):
         assert (image[:, far] - colours[:, :1]).abs().amax(0).gt(0.05).float().mean() > 0.5
 
 
-@pytest.mark.parametrize("size", [16, 31, 129, 64.0, "64"])
+@pytest.mark.parametrize("size", [16, 31, 513, 64.0, "64"])
 def test_unsupported_image_size_is_refused(size):
-    with pytest.raises(ValueError, match="image_size must be an integer from 32 to 128"):
+    with pytest.raises(ValueError, match="image_size must be an integer from 32 to 512"):
         xg.data.load("shapes", "train", size)
+
+
+def test_large_image_sizes_are_accepted(tmp_path):
+    write_folder(tmp_path, per_class=3)
+    for size in (224, 299, 512):
+        item = xg.data.load("imagefolder", "test", size, root=tmp_path)[0]
+        assert item["image"].shape == (3, size, size)
 
 
 def test_unknown_names_are_refused():
@@ -194,19 +201,34 @@ def test_cifar10_reads_python_batches(tmp_path):
     assert xg.data.load("cifar10", "test", root=tmp_path, channels=1)[0]["image"].shape[0] == 1
 
 
+def test_cifar10_resized_when_read_gives_the_same_pixels(tmp_path, monkeypatch):
+    write_cifar(tmp_path)
+    up_front = xg.data.load("cifar10", "test", 224, root=tmp_path)
+    monkeypatch.setattr(data, "RESIZE_UP_FRONT_BYTES", 0)  # as for the full set at 224 px
+    when_read = xg.data.load("cifar10", "test", 224, root=tmp_path)
+    assert when_read.images.shape[1] == 32 and up_front.images.shape[1] == 224
+    for i in range(4):
+        assert torch.equal(up_front[i]["image"], when_read[i]["image"])
+    assert when_read[-1]["image"].shape == (3, 224, 224)
+
+
 def test_cifar10_missing_and_download(tmp_path, monkeypatch):
-    with pytest.raises(FileNotFoundError, match="download=True"):
+    with pytest.raises(FileNotFoundError, match=r"load\('cifar10', 'test', .*download=True"):
         xg.data.load("cifar10", "test", root=tmp_path)
     calls = []
 
-    def fake_download(url, root, md5):  # stands in for torchvision's downloader
-        calls.append(url)
-        write_cifar(Path(root))
+    class FakeCIFAR10:  # stands in for torchvision's downloader
+        def __init__(self, root, train, download):
+            calls.append((root, train, download))
+            write_cifar(Path(root))
 
-    import torchvision.datasets.utils
-    monkeypatch.setattr(torchvision.datasets.utils, "download_and_extract_archive", fake_download)
-    assert len(xg.data.load("cifar10", "test", root=tmp_path / "dl", download=True)) == 4
-    assert len(calls) == 1 and calls[0].endswith("cifar-10-python.tar.gz")
+    import torchvision.datasets
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", FakeCIFAR10)
+    root = tmp_path / "dl"
+    assert len(xg.data.load("cifar10", "test", root=root, download=True)) == 4
+    assert calls == [(str(root), False, True)]
+    assert len(xg.data.load("cifar10", "train", root=root, download=True, val_size=4)) == 16
+    assert len(calls) == 1  # already there: not fetched again
 
 
 # ----------------------------------------------------------------------------- imagefolder
@@ -241,9 +263,27 @@ def test_imagefolder_flat_tree_is_split_deterministically(tmp_path):
 def test_imagefolder_uses_split_folders(tmp_path):
     write_folder(tmp_path / "training", per_class=4)
     write_folder(tmp_path / "evaluation", per_class=2)
-    assert len(xg.data.load("imagefolder", "train", root=tmp_path)) == 12
+    # no val folder: one image per class is held out of training as val
+    train = xg.data.load("imagefolder", "train", root=tmp_path)
+    val = xg.data.load("imagefolder", "val", root=tmp_path)
+    assert (len(train), len(val)) == (9, 3) and val.classes == tuple(COLOURS)
+    assert not {p for p, _ in train.samples} & {p for p, _ in val.samples}
     test = xg.data.load("imagefolder", "test", root=tmp_path, channels=1)
     assert len(test) == 6 and test[0]["image"].shape == (1, 64, 64)
+    write_folder(tmp_path / "val", per_class=1)
+    assert len(xg.data.load("imagefolder", "train", root=tmp_path)) == 12
+
+
+def test_imagefolder_labels_follow_the_training_classes(tmp_path):
+    write_folder(tmp_path / "train", per_class=2)
+    (tmp_path / "test" / "fish").mkdir(parents=True)  # a test folder lacking two classes
+    Image.new("RGB", (8, 8), COLOURS["fish"]).save(tmp_path / "test" / "fish" / "0.png")
+    test = xg.data.load("imagefolder", "test", 32, root=tmp_path, val_fraction=0)
+    assert test.classes == tuple(COLOURS) and test[0]["label"] == 2
+    (tmp_path / "test" / "eels").mkdir()
+    Image.new("RGB", (8, 8)).save(tmp_path / "test" / "eels" / "0.png")
+    with pytest.raises(ValueError, match=r"\['eels'\].*no counterpart"):
+        xg.data.load("imagefolder", "test", 32, root=tmp_path)
 
 
 def test_empty_imagefolder_is_refused(tmp_path):
@@ -254,3 +294,159 @@ def test_empty_imagefolder_is_refused(tmp_path):
         xg.data.load("imagefolder", "train", root=tmp_path / "missing")
     with pytest.raises(ValueError, match="imagefolder needs root="):
         xg.data.load("imagefolder", "train")
+
+
+def test_corrupt_image_error_names_the_file(tmp_path):
+    write_folder(tmp_path / "train", per_class=2)
+    broken = tmp_path / "train" / "dogs" / "1.png"
+    broken.write_bytes(broken.read_bytes()[:60])  # truncated mid-file
+    (tmp_path / "train" / "fish" / "1.png").write_bytes(b"not an image at all")
+    ds = xg.data.load("imagefolder", "train", 32, root=tmp_path, val_fraction=0, test_fraction=0)
+    assert ds[0]["image"].shape == (3, 32, 32)  # the good files still load
+    for path in (broken, tmp_path / "train" / "fish" / "1.png"):
+        index = [p for p, _ in ds.samples].index(path)
+        with pytest.raises(OSError, match=rf"cannot read image {path}.*Delete or replace"):
+            ds[index]
+
+
+def test_empty_class_folder_error_names_the_folder(tmp_path):
+    write_folder(tmp_path, per_class=3)
+    (tmp_path / "eels").mkdir()
+    (tmp_path / "eels" / "readme.txt").write_text("no pictures here")
+    (tmp_path / ".ipynb_checkpoints").mkdir()  # hidden folders are never classes
+    with pytest.raises(ValueError, match=rf"class folder {tmp_path / 'eels'} holds no images"):
+        xg.data.load("imagefolder", "train", root=tmp_path)
+
+
+def test_class_too_small_to_split_is_named(tmp_path):
+    write_folder(tmp_path, per_class=3)
+    # three images: one for each split, however small the fractions
+    assert len(xg.data.load("imagefolder", "test", root=tmp_path, test_fraction=0.01)) == 3
+    for path in sorted((tmp_path / "dogs").iterdir())[1:]:
+        path.unlink()
+    with pytest.raises(ValueError, match="class 'dogs' has 1 image.*too few to split"):
+        xg.data.load("imagefolder", "train", root=tmp_path)
+
+
+def test_image_modes_are_converted(tmp_path):
+    folder = tmp_path / "train" / "modes"
+    folder.mkdir(parents=True)
+
+    def halves(mode, left, right, **info):
+        image = Image.new(mode, (32, 32), left)
+        image.paste(right, (16, 0, 32, 32))
+        return image
+
+    halves("L", 100, 200).save(folder / "a_grey.png")
+    halves("RGBA", (200, 10, 10, 0), (10, 200, 10, 255)).save(folder / "b_rgba.png")
+    halves("LA", (50, 0), (50, 255)).save(folder / "c_la.png")
+    palette = halves("P", 0, 1)
+    palette.putpalette([255, 0, 0, 0, 0, 255] + [0] * 762)
+    palette.save(folder / "d_palette.png")
+    palette.save(folder / "e_palette_transparent.png", transparency=0)
+    halves("I;16", 0, 65535).save(folder / "f_16bit.png")
+    expected = {"a_grey": ((100,) * 3, (200,) * 3), "b_rgba": ((255,) * 3, (10, 200, 10)),
+                "c_la": ((255,) * 3, (50,) * 3), "d_palette": ((255, 0, 0), (0, 0, 255)),
+                "e_palette_transparent": ((255,) * 3, (0, 0, 255)),
+                "f_16bit": ((0,) * 3, (255,) * 3)}
+    for channels in (3, 1):
+        ds = xg.data.load("imagefolder", "train", 32, root=tmp_path, channels=channels,
+                          val_fraction=0, test_fraction=0)
+        for (path, _), item in zip(ds.samples, ds):
+            image = (item["image"] * 255).round().int()
+            assert image.shape == (channels, 32, 32)
+            for x, colour in zip((4, 28), expected[path.stem]):
+                if channels == 1:  # ITU-R 601-2 luma, as PIL computes it
+                    colour = (round(0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2]),)
+                assert tuple(image[:, 16, x].tolist()) == colour, (path.stem, channels, x)
+
+
+# ----------------------------------------------------------------------------- imagenette
+
+IMAGENETTE_WNIDS = {"n01440764": "tench", "n02102040": "English springer",
+                    "n03888257": "parachute"}
+
+
+def write_imagenette(root: Path, size: str = "160px", per_class=(5, 2)) -> None:
+    """A tiny tree laid out as torchvision's Imagenette expects it after download."""
+    for source, count in zip(("train", "val"), per_class):
+        for k, wnid in enumerate(IMAGENETTE_WNIDS):
+            folder = root / data.IMAGENETTE_FOLDERS[size] / source / wnid
+            folder.mkdir(parents=True)
+            for i in range(count):
+                Image.new("RGB", (40, 30), (80 * k, 10 * i, 0)).save(
+                    folder / f"{wnid}_{i}.JPEG", quality=95)
+
+
+def test_imagenette_reads_torchvision_layout(tmp_path):
+    write_imagenette(tmp_path)
+    splits = {s: xg.data.load("imagenette", s, 48, root=tmp_path) for s in data.SPLITS}
+    assert {s: len(d) for s, d in splits.items()} == {"train": 12, "val": 3, "test": 6}
+    assert splits["train"].classes == tuple(IMAGENETTE_WNIDS.values())
+    files = [{p for p, _ in d.samples} for d in splits.values()]
+    assert not (files[0] & files[1] or files[0] & files[2] or files[1] & files[2])
+    assert sorted(label for _, label in splits["val"].samples) == [0, 1, 2]
+    item = splits["test"][0]
+    assert item["image"].shape == (3, 48, 48) and 0 <= item["image"].min() <= 1
+    red = (item["image"][0, 24, 24] * 255).round().item()
+    assert abs(red - 80 * item["label"]) <= 3  # the class's colour, through JPEG
+    assert xg.data.load("imagenette", "test", root=tmp_path)[0]["image"].shape == (3, 224, 224)
+    assert len({l for _, l in xg.data.load("imagenette", "train", 32, root=tmp_path,
+                                           n=6).samples}) > 1  # n= takes a mix of classes
+
+
+def test_imagenette_missing_names_the_download_call(tmp_path):
+    with pytest.raises(FileNotFoundError,
+                       match=r"load\('imagenette', 'val', .*size='320px', download=True\)"):
+        xg.data.load("imagenette", "val", root=tmp_path, size="320px")
+    with pytest.raises(ValueError, match="imagenette size must be one of"):
+        xg.data.load("imagenette", "val", root=tmp_path, size="64px")
+
+
+def test_imagenette_download_is_passed_to_torchvision(tmp_path, monkeypatch):
+    import torchvision.datasets
+    calls = []
+    real = torchvision.datasets.Imagenette
+
+    def fake(root, split, size, download, loader):  # "downloads" the stand-in tree
+        calls.append((root, split, size, download))
+        if download and not (Path(root) / data.IMAGENETTE_FOLDERS[size]).exists():
+            write_imagenette(Path(root), size)
+        return real(root, split=split, size=size, download=False, loader=loader)
+
+    monkeypatch.setattr(torchvision.datasets, "Imagenette", fake)
+    ds = xg.data.load("imagenette", "test", 32, root=tmp_path, size="full", download=True)
+    assert len(ds) == 6 and calls == [(str(tmp_path), "val", "full", True)]
+
+
+# ----------------------------------------------------------------------------- sample photos
+
+def test_sample_photos_is_a_loadable_deterministic_folder(tmp_path):
+    pytest.importorskip("skimage")
+    first = data.sample_photos(tmp_path / "a", per_class=5, size=224, seed=3)
+    second = data.sample_photos(tmp_path / "b", per_class=5, size=224, seed=3)
+    files = sorted(p.relative_to(first) for p in first.rglob("*.jpg"))
+    assert len(files) == 20
+    assert files == sorted(p.relative_to(second) for p in second.rglob("*.jpg"))
+    assert all((first / f).read_bytes() == (second / f).read_bytes() for f in files)
+    train = xg.data.load("imagefolder", "train", 224, root=first)
+    assert train.classes == tuple(sorted(data.SAMPLE_PHOTOS)) and len(train) == 12
+    for i in (0, len(train) - 1):
+        image = train[i]["image"]
+        assert image.shape == (3, 224, 224) and 0 <= image.min() and image.max() <= 1
+        assert image.std() > 0.02  # a photo, not a flat colour
+    stamp = (first / "cat" / "0000.jpg").stat().st_mtime_ns
+    assert data.sample_photos(first, per_class=5, size=224, seed=3) == first
+    assert (first / "cat" / "0000.jpg").stat().st_mtime_ns == stamp  # same set: no rewrite
+    other = data.sample_photos(first, per_class=3, size=64, seed=4)  # our own set: replaced
+    assert len(list(other.rglob("*.jpg"))) == 12
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp left
+
+
+def test_sample_photos_refuses_foreign_folders_and_missing_skimage(tmp_path, monkeypatch):
+    (tmp_path / "mine.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match="not written by sample_photos"):
+        data.sample_photos(tmp_path)
+    monkeypatch.setattr(data.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ImportError, match="pip install scikit-image"):
+        data.sample_photos(tmp_path / "new")

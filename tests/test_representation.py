@@ -166,8 +166,8 @@ def test_store_holds_what_the_representation_says(store_setup, tmp_path):
     images = torch.stack([dataset[i]["image"] for i in range(64, 70)])
     expected = rep.cumulative_maps(rep.layer_gradcams(model, images), 4)
     teacher_map = xg.explainers.get("gradcam")(model, images)
-    with torch.no_grad():
-        predicted = model(images).argmax(1)
+    predicted = xg.classifiers.predict(model, images).argmax(1)
+    assert model.training  # building a store leaves the caller's model in its own mode
     for j, i in enumerate(range(64, 70)):
         item = store[i]
         assert set(item) == {"image", "conditions", "teacher_map", "label", "pred", "correct", "mask"}
@@ -230,8 +230,10 @@ def test_store_refuses_other_settings(store_setup, tmp_path):
     other = xg.classifiers.build("vgg", 6, seed=1)
     with pytest.raises(ValueError, match="model_hash"):
         build(other, dataset, tmp_path / "s")
-    with pytest.raises(ValueError, match="not 64x64"):
-        build(model, dataset, tmp_path / "t", image_size=64)
+    with pytest.raises(ValueError, match="map_size 32 != 16"):
+        build(model, dataset, tmp_path / "s", map_size=16)
+    with pytest.raises(ValueError, match=r"map_size must be from 8 to the image size \(32\)"):
+        build(model, dataset, tmp_path / "t", map_size=64)
     with pytest.raises(ValueError, match="unknown explainer 'sise2'"):
         build(model, dataset, tmp_path / "u", teacher="sise2")
     with pytest.raises(FileNotFoundError, match="not a representation store"):

@@ -1,8 +1,12 @@
 """CNN classifiers: the small zoo, any torchvision model, training, evaluation, checkpoints.
 
 Every model made by :func:`build` carries ``model.xai_gan_spec`` (name, num_classes,
-in_channels), which checkpoints record, so :func:`load_checkpoint` can rebuild it and refuse
-weights from another architecture.
+in_channels, and its input normalisation when it has one), which checkpoints record, so
+:func:`load_checkpoint` can rebuild it and refuse weights from another architecture.
+
+Preprocessing belongs to the model: a model built with pretrained ``weights`` (or an explicit
+``mean``/``std``) normalises its own input, so it is fed images in [0, 1] like every other
+model here.
 """
 from __future__ import annotations
 
@@ -17,7 +21,8 @@ from tqdm.auto import tqdm
 from .checks import check_images
 from .io import load_torch, save_torch
 from .modules import (TORCHVISION_PREFIX, conv_layers, count_parameters, eval_mode,
-                      example_size, resolve_device, seeded)
+                      bf16_autocast, example_size, follows_model, place, resolve_device, seeded,
+                      set_input_transform)
 from .training import check_finite, check_same_run, run_epoch
 from .zoo import ZOO
 
@@ -30,7 +35,7 @@ def available() -> list[str]:
 
 
 def build(name: str, num_classes: int = 10, in_channels: int = 3, weights=None,
-          seed: int | None = None) -> nn.Module:
+          seed: int | None = None, mean=None, std=None) -> nn.Module:
     """Build a classifier by name.
 
     Parameters
@@ -42,15 +47,22 @@ def build(name: str, num_classes: int = 10, in_channels: int = 3, weights=None,
     weights : str or torchvision WeightsEnum, optional
         torchvision models only: passed to ``torchvision.models.get_model`` (needs internet
         the first time). The head is then replaced for ``num_classes`` and, for
-        ``in_channels != 3``, the stem's filters are averaged over colour channels.
+        ``in_channels != 3``, the stem's filters are averaged over colour channels. The
+        model then normalises its input with the weights' mean and std.
     seed : int, optional
         Seed of the random initialisation (the global RNG is left untouched).
+    mean, std : sequence of float, optional
+        Per-channel input normalisation the model applies to its [0, 1] input (default: the
+        weights', else none).
     """
     if seed is not None:
         with seeded(seed):
-            return build(name, num_classes, in_channels, weights)
+            return build(name, num_classes, in_channels, weights, mean=mean, std=std)
     if name.startswith(TORCHVISION_PREFIX):
-        model = _torchvision(name[len(TORCHVISION_PREFIX):], num_classes, in_channels, weights)
+        arch = name[len(TORCHVISION_PREFIX):]
+        model = _torchvision(arch, num_classes, in_channels, weights)
+        if weights is not None and mean is None:
+            mean, std = _weights_normalisation(arch, weights, in_channels)
     elif name in ZOO:
         if weights is not None:
             raise ValueError(f"zoo model {name!r} has no pretrained weights")
@@ -59,7 +71,28 @@ def build(name: str, num_classes: int = 10, in_channels: int = 3, weights=None,
         raise ValueError(f"unknown classifier {name!r}: choose from {available()} "
                          f"or '{TORCHVISION_PREFIX}<name>' (e.g. torchvision:resnet18)")
     model.xai_gan_spec = {"name": name, "num_classes": num_classes, "in_channels": in_channels}
+    if (mean is None) != (std is None):
+        raise ValueError("give both mean and std, or neither")
+    if mean is not None:
+        mean, std = [float(v) for v in mean], [float(v) for v in std]
+        if len(mean) != in_channels or len(std) != in_channels:
+            raise ValueError(f"mean and std need {in_channels} values (one per channel), "
+                             f"got {len(mean)} and {len(std)}")
+        set_input_transform(model, mean, std)
+        model.xai_gan_spec.update(mean=mean, std=std)  # checkpoints record it, loading restores it
     return model
+
+
+def _weights_normalisation(arch: str, weights, in_channels: int) -> tuple[list, list]:
+    """The mean and std the ``weights`` were trained with, averaged for grey input."""
+    import torchvision
+
+    enum = torchvision.models.get_model_weights(arch).verify(weights)
+    preset = enum.transforms()
+    mean, std = list(preset.mean), list(preset.std)
+    if in_channels != 3:
+        mean, std = [sum(mean) / 3] * in_channels, [sum(std) / 3] * in_channels
+    return mean, std
 
 
 def _set_module(model: nn.Module, name: str, module: nn.Module) -> None:
@@ -102,17 +135,27 @@ def _batches(dataset: Dataset, batch_size: int, shuffle: bool, seed: int,
                       num_workers=num_workers, drop_last=shuffle)
 
 
+@follows_model
+@torch.no_grad()
+def predict(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """Class probabilities, (B, num_classes), for [0, 1] images on any device (returned on
+    theirs); the model runs in eval mode where it is."""
+    check_images(images)
+    with eval_mode(model):
+        return model(images).float().softmax(1)
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, dataset: Dataset, batch_size: int = 256, device=None,
              num_workers: int = 0, progress: bool = False) -> dict:
-    """Mean cross-entropy and accuracy of ``model`` on ``dataset``.
+    """Mean cross-entropy and accuracy of ``model`` on ``dataset``, computed where the model
+    is (or on ``device``, where it is moved).
 
     Returns
     -------
     dict with ``loss``, ``accuracy`` and ``n``.
     """
-    device = resolve_device(device)
-    model.to(device)
+    device = place(model, device)
     loss_sum, correct, n = 0.0, 0, 0
     with eval_mode(model):
         for batch in tqdm(_batches(dataset, batch_size, False, 0, num_workers),
@@ -135,7 +178,8 @@ def train(model: nn.Module, train_ds: Dataset, val_ds: Dataset | None = None, ep
 
     Seeded (weights, data order, augmentation); the data order of epoch ``e`` depends only on
     ``(seed, e)``, so a run resumed from a checkpoint continues exactly as if never stopped.
-    The caller's global RNG is left as it was. On CUDA it uses bf16 autocast; everywhere
+    The caller's global RNG is left as it was. On CUDA it uses bf16 autocast where the GPU
+    computes in bf16 natively; everywhere
     channels_last, which is faster on CPU too.
 
     Parameters
@@ -184,7 +228,7 @@ def _train(model, train_ds, val_ds, epochs, device, checkpoint, resume, max_seco
         history, start = state["history"], state["epoch"]
         if state.get("stopped_by_budget"):
             start = epochs
-    autocast = torch.autocast("cuda", torch.bfloat16, enabled=device.type == "cuda")
+    autocast = bf16_autocast(device)
     elapsed = history[-1]["seconds"] if history else 0.0
     for epoch in range(start, epochs):
         model.train()
@@ -268,5 +312,5 @@ def load_checkpoint(path: str | Path, model: nn.Module | None = None, device=Non
     return state
 
 
-__all__ = ["available", "build", "conv_layers", "train", "evaluate", "save_checkpoint",
+__all__ = ["available", "build", "conv_layers", "train", "evaluate", "predict", "save_checkpoint",
            "load_checkpoint", "count_parameters"]

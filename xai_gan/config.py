@@ -38,7 +38,10 @@ class RunConfig:
     dataset: str = setting("shapes", "dataset to explain", choices=data.available())
     data_root: str | None = setting(None, "dataset folder (fashion-mnist, cifar10, imagefolder)")
     download: bool = setting(False, "allow dataset download (online)")
-    image_size: int | None = setting(None, "image side in px (default: the profile's)")
+    image_size: int | None = setting(None, "image side in px, 32 to 512: the CNN's input "
+                                     "(default: the profile's)")
+    map_size: int | None = setting(None, "side of the stored maps and of the GAN (default: the "
+                                   "image size up to 64 px, else 64, the paper's choice)")
     channels: int | None = setting(None, "convert the images to grey (1) or colour (3)",
                                    choices=[1, 3])
     profile: str | None = setting(
@@ -49,6 +52,9 @@ class RunConfig:
     seed: int = setting(0, "seed of every random choice of the run")
     models: list[str] | None = setting(
         None, "CNNs: zoo names or torchvision:<name> (default: the profile's)")
+    weights: str | None = setting(
+        None, "torchvision weights of the torchvision:<name> models, e.g. DEFAULT (downloaded "
+        "once: online only); the model then normalises its input as the weights expect")
     epochs: int | None = setting(None, "CNN training epochs (default: the profile's)")
     batch_size: int = setting(64, "CNN training batch size")
     lr: float = setting(3e-3, "CNN learning rate")
@@ -120,6 +126,11 @@ class RunConfig:
         for name, value in profile.items():
             if getattr(self, name) is None:
                 setattr(self, name, value)
+        if self.map_size is None:
+            self.map_size = min(self.image_size, 64)
+        if not 8 <= self.map_size <= self.image_size:
+            raise ValueError(f"map_size must be from 8 to the image size ({self.image_size}), "
+                             f"got {self.map_size}")
         unknown = sorted(set(self.studies) - set(STUDIES))
         if unknown:
             raise ValueError(f"unknown studies {unknown}; choose from {list(STUDIES)}")

@@ -7,13 +7,18 @@ Every dataset is a :class:`torch.utils.data.Dataset` whose items are dicts::
 ``mask`` (the class object's pixels) is present only where the dataset has one (``shapes``).
 Every dataset also carries ``name``, ``classes``, ``channels`` and ``image_size`` attributes.
 
-Nothing is downloaded unless the caller passes ``download=True``.
+Nothing is downloaded unless the caller passes ``download=True``. :func:`sample_photos`
+writes a small folder of real photos, offline, for the ``imagefolder`` loader.
 """
 from __future__ import annotations
 
 import gzip
+import importlib.util
+import json
 import os
 import pickle
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +29,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 SPLITS = ("train", "val", "test")
-MIN_SIZE, MAX_SIZE = 32, 128
+MIN_SIZE, MAX_SIZE = 32, 512  # 224 and 299 are what ImageNet-trained CNNs expect
 SHAPE_CLASSES = ("circle", "square", "triangle", "cross", "star", "ring")
 SHAPES_DEFAULT_N = {"train": 6000, "val": 1000, "test": 1000}
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
@@ -49,19 +54,27 @@ def load(name: str, split: str = "train", image_size: int | None = None, *,
 
     Parameters
     ----------
-    name : {"shapes", "fashion-mnist", "cifar10", "imagefolder"}
+    name : {"shapes", "fashion-mnist", "cifar10", "imagefolder", "imagenette"}
     split : {"train", "val", "test"}
         Splits never overlap. Where a source has no validation split, the last part of its
         training split is held out as ``val``.
     image_size : int, optional
-        Side of the square images returned, 32 to 128 (default: 64 for shapes, the source's
-        native size otherwise, 64 for imagefolder).
+        Side of the square images returned, 32 to 512 (default: 64 for shapes and
+        imagefolder, 224 for imagenette, the source's native size otherwise).
     channels : {1, 3}, optional
         Convert grey to colour or colour to grey; default: the source's own.
     **kwargs
         Passed to the dataset: ``n``, ``seed`` (shapes); ``root``, ``download``, ``n`` (the
         split's first n images: fashion-mnist, cifar10); ``root``, ``val_fraction``,
-        ``test_fraction``, ``seed`` (imagefolder).
+        ``test_fraction``, ``seed`` (imagefolder); ``root``, ``size`` ("160px", "320px" or
+        "full"), ``download``, ``val_fraction``, ``seed``, ``n`` (imagenette).
+
+    Raises
+    ------
+    FileNotFoundError
+        When a dataset's files are missing; the message says how to get them.
+    ValueError
+        For an unknown name, split, size or channel count, or an unusable image folder.
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
@@ -106,6 +119,11 @@ def _resize_all(images: np.ndarray, size: int, chunk: int = 4096) -> np.ndarray:
     return out
 
 
+# Resizing a whole array once is fastest, but 224 px CIFAR-10 would take 7 GB: above this
+# many bytes each image is resized when read instead (by the same code, so the same pixels).
+RESIZE_UP_FRONT_BYTES = 2 ** 30
+
+
 class ArrayDataset(Dataset):
     """Images held in memory as uint8 (N, H, W[, C]) with integer labels."""
 
@@ -118,13 +136,16 @@ class ArrayDataset(Dataset):
         self.name, self.classes = name, tuple(classes)
         self.channels = channels or images.shape[-1]
         self.image_size = image_size or images.shape[1]
-        self.images = _resize_all(images, self.image_size)
+        resized_bytes = len(images) * self.image_size ** 2 * images.shape[-1]
+        self.images = (_resize_all(images, self.image_size)
+                       if resized_bytes <= RESIZE_UP_FRONT_BYTES else images)
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def __getitem__(self, index: int) -> dict:
-        image = torch.from_numpy(self.images[index]).permute(2, 0, 1).float() / 255.0
+        pixels = _resize_all(self.images[index][None], self.image_size)[0]
+        image = torch.from_numpy(pixels).permute(2, 0, 1).float() / 255.0
         return {"image": _convert(image, self.image_size, self.channels),
                 "label": int(self.labels[index])}
 
@@ -321,17 +342,20 @@ CIFAR10_FOLDER = "cifar-10-batches-py"
 def _cifar10(split, image_size, channels, root="data/cifar10", download=False, val_size=5000,
              n=None):
     folder = Path(root) / CIFAR10_FOLDER
-    if download and not (folder / "test_batch").exists():
-        from torchvision.datasets.utils import download_and_extract_archive
-
-        download_and_extract_archive("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
-                                     str(root), md5="c58f30108f718f92721af3b95e74349a")
     names = ["test_batch"] if split == "test" else [f"data_batch_{i}" for i in range(1, 6)]
-    missing = [name for name in names if not (folder / name).exists()]
+    needed = names + ["batches.meta"]
+    if download and not all((folder / name).exists() for name in needed):
+        from torchvision.datasets import CIFAR10
+
+        # torchvision keeps the URL and checksum; its archive holds both splits
+        CIFAR10(str(root), train=split != "test", download=True)
+    missing = [name for name in needed if not (folder / name).exists()]
     if missing:
         raise FileNotFoundError(
-            f"CIFAR-10 batches {missing} not found under {folder}. Pass download=True "
-            f"(needs internet), or root= a folder holding {CIFAR10_FOLDER}/.")
+            f"CIFAR-10 files {missing} not found under {folder}. Download them (online, about "
+            f"170 MB) with xg.data.load('cifar10', {split!r}, root={str(root)!r}, "
+            f"download=True) (CLI: --dataset cifar10 --data-root {root} --download), or pass "
+            f"root= a folder holding {CIFAR10_FOLDER}/.")
     images, labels = [], []
     for name in names:
         with open(folder / name, "rb") as f:
@@ -349,22 +373,103 @@ def _cifar10(split, image_size, channels, root="data/cifar10", download=False, v
                         image_size=image_size, channels=channels)
 
 
-# --------------------------------------------------------------------------- imagefolder
+# --------------------------------------------------------------------------- image files
+
+def _to_mode(img: Image.Image, channels: int) -> Image.Image:
+    """``img`` as 8-bit RGB (or grey when ``channels == 1``), transparency composited on white."""
+    if img.mode.startswith("I;16"):  # 16-bit grey: PIL's convert would clip it at 255
+        img = Image.fromarray((np.asarray(img, np.float64) / 257).round().astype(np.uint8))
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info:
+        # A plain convert would drop alpha and show whatever colour hides under it (often
+        # black): white is what a viewer shows and what product photos are cut out on.
+        img = img.convert("RGBA")
+        img = Image.alpha_composite(Image.new("RGBA", img.size, (255, 255, 255, 255)), img)
+    return img.convert("L" if channels == 1 else "RGB")
+
+
+def read_image(path: str | Path, image_size: int, channels: int = 3) -> torch.Tensor:
+    """Read an image file as a FloatTensor (channels, image_size, image_size) in [0, 1].
+
+    Grey, palette and 16-bit images are converted, transparency is composited on white, and
+    the image is resized (anti-aliased bilinear) to a square, ignoring its aspect ratio.
+
+    Raises
+    ------
+    OSError
+        Naming the file, when it is not a readable image (corrupt, truncated, not an image).
+    """
+    try:
+        with Image.open(path) as img:
+            img = _to_mode(img, channels)  # convert() decodes: truncation shows up here
+            img = img.resize((image_size, image_size), Image.BILINEAR)
+    except (OSError, SyntaxError, EOFError, Image.DecompressionBombError) as err:
+        raise OSError(f"cannot read image {path}: {err}. Delete or replace this file (or "
+                      f"download / extract the dataset again).") from err
+    pixels = np.asarray(img, np.uint8).reshape(image_size, image_size, -1)
+    return torch.from_numpy(pixels.copy()).permute(2, 0, 1).float() / 255.0
+
+
+class FileDataset(Dataset):
+    """Images read from files when accessed; ``samples`` is a list of (path, label)."""
+
+    def __init__(self, samples, classes, *, name: str, image_size: int, channels: int | None):
+        self.samples, self.classes, self.name = list(samples), tuple(classes), name
+        self.image_size, self.channels = image_size, channels or 3
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> dict:
+        path, label = self.samples[index]
+        return {"image": read_image(path, self.image_size, self.channels), "label": label}
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    # hidden folders (.ipynb_checkpoints, .DS_Store, our own temp folders) are never classes
+    return sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
+
 
 def _list_images(folder: Path) -> dict[str, list[Path]]:
-    return {d.name: sorted(p for p in d.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
-            for d in sorted(folder.iterdir()) if d.is_dir()}
+    """Image files of each class folder of ``folder``; an empty class folder is an error."""
+    by_class = {}
+    for d in _subfolders(folder):
+        # hidden files too: macOS leaves "._name.jpg" companions that are not images
+        files = sorted(p for p in d.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS
+                       and not p.name.startswith(".") and p.is_file())
+        if not files:
+            raise ValueError(f"class folder {d} holds no images ({', '.join(IMAGE_EXTENSIONS)});"
+                             f" add images to it or remove it")
+        by_class[d.name] = files
+    if not by_class:
+        raise ValueError(f"no class folders with images under {folder}: expected "
+                         f"{folder}/<class>/<image> (or train/, val/, test/ split folders)")
+    return by_class
 
 
-class ImageFolderDataset(Dataset):
+def _split(files: list, split: str, val_fraction: float, test_fraction: float, seed: int,
+           label: str) -> list:
+    """A seeded per-class split of ``files``; every split with a fraction > 0 gets >= 1 file."""
+    order = np.random.default_rng(seed).permutation(len(files))
+    n_test = max(1, round(len(files) * test_fraction)) if test_fraction > 0 else 0
+    n_val = max(1, round(len(files) * val_fraction)) if val_fraction > 0 else 0
+    if len(files) < n_test + n_val + 1:
+        raise ValueError(
+            f"class {label!r} has {len(files)} image(s), too few to split into train, val "
+            f"(val_fraction={val_fraction}) and test (test_fraction={test_fraction}): add "
+            f"images, lower the fractions, or give split folders (train/, val/, test/)")
+    bounds = {"test": (0, n_test), "val": (n_test, n_test + n_val),
+              "train": (n_test + n_val, len(files))}[split]
+    return [files[i] for i in sorted(order[bounds[0]:bounds[1]])]
+
+
+class ImageFolderDataset(FileDataset):
     """A class-per-folder tree (Food-11, Animals-10, ...).
 
-    If ``root`` has split folders (``train``/``training``, ``val``/``validation``,
-    ``test``/``evaluation``) they are used; otherwise each class's files are split
-    deterministically (by ``seed``) into train, val and test by the given fractions.
+    Split folders under ``root`` (``train``/``training``, ``val``/``validation``,
+    ``test``/``evaluation``) are used where present; a missing ``val`` or ``test`` is carved
+    from the training images (or from ``root`` itself when there are no split folders), per
+    class, by a shuffle seeded by ``seed``. Classes (and labels) are the training folder's.
     """
-
-    name = "imagefolder"
 
     def __init__(self, split, image_size, channels, root=None, val_fraction=0.1,
                  test_fraction=0.1, seed=0):
@@ -373,39 +478,167 @@ class ImageFolderDataset(Dataset):
         root = Path(root)
         if not root.is_dir():
             raise FileNotFoundError(f"imagefolder root {root} does not exist")
-        split_dir = next((root / d for d in SPLIT_FOLDERS[split] if (root / d).is_dir()), None)
-        by_class = _list_images(split_dir if split_dir else root)
-        if not split_dir:
-            by_class = {c: self._split(files, split, val_fraction, test_fraction, seed)
-                        for c, files in by_class.items()}
-        self.classes = tuple(by_class)
-        self.samples = [(p, i) for i, c in enumerate(self.classes) for p in by_class[c]]
-        if not self.samples:
-            raise ValueError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found in class "
-                             f"folders under {split_dir or root} for split {split!r}")
-        self.image_size, self.channels = image_size or 64, channels or 3
+        dirs = {s: next((root / d for d in SPLIT_FOLDERS[s] if (root / d).is_dir()), None)
+                for s in SPLITS}
+        if dirs["train"] is None and any(dirs.values()):
+            raise ValueError(f"{root} has split folders but no training folder "
+                             f"({' or '.join(SPLIT_FOLDERS['train'])})")
+        pool = dirs["train"] or root
+        classes = [d.name for d in _subfolders(pool)]
+        if split != "train" and dirs[split]:
+            by_class = _list_images(dirs[split])
+            unknown = sorted(set(by_class) - set(classes))
+            if unknown:
+                raise ValueError(f"class folders {unknown} in {dirs[split]} have no "
+                                 f"counterpart in {pool}")
+        else:
+            fractions = [0 if dirs[s] else f for s, f in (("val", val_fraction),
+                                                          ("test", test_fraction))]
+            by_class = {c: _split(files, split, *fractions, seed, c)
+                        for c, files in _list_images(pool).items()}
+        label = {c: i for i, c in enumerate(classes)}
+        samples = [(p, label[c]) for c, files in by_class.items() for p in files]
+        super().__init__(samples, classes, name="imagefolder", image_size=image_size or 64,
+                         channels=channels)
 
-    @staticmethod
-    def _split(files, split, val_fraction, test_fraction, seed):
-        order = np.random.default_rng(seed).permutation(len(files))
-        n_test = int(round(len(files) * test_fraction))
-        n_val = int(round(len(files) * val_fraction))
-        bounds = {"test": (0, n_test), "val": (n_test, n_test + n_val),
-                  "train": (n_test + n_val, len(files))}[split]
-        return [files[i] for i in sorted(order[bounds[0]:bounds[1]])]
 
-    def __len__(self) -> int:
-        return len(self.samples)
+# --------------------------------------------------------------------------- imagenette
 
-    def __getitem__(self, index: int) -> dict:
-        path, label = self.samples[index]
-        with Image.open(path) as img:
-            img = img.convert("L" if self.channels == 1 else "RGB")
-            img = img.resize((self.image_size, self.image_size), Image.BILINEAR)
-            pixels = np.asarray(img, np.uint8).reshape(self.image_size, self.image_size, -1)
-        return {"image": torch.from_numpy(pixels.copy()).permute(2, 0, 1).float() / 255.0,
-                "label": label}
+# Folder that each Imagenette archive unpacks to (fast.ai's names; torchvision's layout is
+# <root>/<folder>/{train,val}/<WordNet id>/<name>.JPEG).
+IMAGENETTE_FOLDERS = {"full": "imagenette2", "320px": "imagenette2-320",
+                      "160px": "imagenette2-160"}
+IMAGENETTE_MB = {"full": 1500, "320px": 330, "160px": 95}
+
+
+def _imagenette(split, image_size, channels, root="data/imagenette", size="160px",
+                download=False, val_fraction=0.1, seed=0, n=None):
+    if size not in IMAGENETTE_FOLDERS:
+        raise ValueError(f"imagenette size must be one of {list(IMAGENETTE_FOLDERS)}, "
+                         f"got {size!r}")
+    source = "val" if split == "test" else "train"
+    folder = Path(root) / IMAGENETTE_FOLDERS[size] / source
+    if not download and not folder.is_dir():
+        raise FileNotFoundError(
+            f"Imagenette ({size}) not found: no folder {folder}. Download it (online, about "
+            f"{IMAGENETTE_MB[size]} MB) with xg.data.load('imagenette', {split!r}, "
+            f"root={str(root)!r}, size={size!r}, download=True) (CLI: --dataset imagenette "
+            f"--data-root {root} --download).")
+    from torchvision.datasets import Imagenette
+
+    # loader=str: indexing yields (path, label) without decoding, so the files are listed by
+    # torchvision's own rules; we read them with read_image like every other file dataset.
+    listing = Imagenette(str(root), split=source, size=size, download=download, loader=str)
+    samples = [listing[i] for i in range(len(listing))]
+    if split != "test":  # Imagenette has no third split: val is held out of its train split
+        by_label: dict[int, list] = {}
+        for path, label in samples:
+            by_label.setdefault(label, []).append(path)
+        samples = [(p, label) for label, files in by_label.items()
+                   for p in _split(files, split, val_fraction, 0, seed, listing.wnids[label])]
+    # the listing is sorted by class: shuffle (seeded) so that n= takes a mix of classes
+    samples = [samples[i] for i in np.random.default_rng(seed).permutation(len(samples))][:n]
+    return FileDataset(samples, [names[0] for names in listing.classes], name="imagenette",
+                       image_size=image_size or 224, channels=channels)
+
+
+# --------------------------------------------------------------------------- sample photos
+
+# Colour photos bundled in scikit-image's data folder (no download), one class each; their
+# sources and licences are in data/README.md.
+SAMPLE_PHOTOS = {"astronaut": "astronaut.png", "cat": "chelsea.png", "coffee": "coffee.png",
+                 "rocket": "rocket.jpg"}
+_SAMPLE_MANIFEST = ".sample_photos.json"
+
+
+def _skimage_data_dir() -> Path:
+    # found without importing skimage: its data fetchers may try to download
+    spec = importlib.util.find_spec("skimage")
+    if spec is None or not spec.origin:
+        raise ImportError("sample_photos reads the photos bundled with scikit-image: "
+                          "`pip install scikit-image`")
+    return Path(spec.origin).parent / "data"
+
+
+def _sample_crop(photo: Image.Image, rng: np.random.Generator, size: int) -> Image.Image:
+    """A random square crop (0.35 to 1 of the short side), maybe flipped, brightness +-15 %."""
+    side = int(round(min(photo.size) * rng.uniform(0.35, 1.0)))
+    x, y = (int(rng.integers(0, extent - side + 1)) for extent in photo.size)
+    image = photo.crop((x, y, x + side, y + side)).resize((size, size), Image.BILINEAR)
+    if rng.random() < 0.5:
+        image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    pixels = np.asarray(image, np.float32) * rng.uniform(0.85, 1.15)
+    return Image.fromarray(pixels.round().clip(0, 255).astype(np.uint8))
+
+
+def sample_photos(out_dir: str | Path, per_class: int = 50, size: int = 224,
+                  seed: int = 0) -> Path:
+    """Write a small class-per-folder tree of real photos, for offline tests and tutorials.
+
+    Each class is one photo bundled with scikit-image (:data:`SAMPLE_PHOTOS`); its images are
+    seeded random crops of it. A stand-in to exercise real-photo code paths, not a benchmark:
+    see data/README.md.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        Folder to create (``out_dir/<class>/<i>.jpg``); load it with
+        ``load("imagefolder", split, root=out_dir)``.
+    per_class : int
+        Images per class (at least 3, so that train, val and test each get one).
+    size : int
+        Side of the square JPEGs, 32 to 512.
+    seed : int
+        The same seed gives the same files.
+
+    Returns
+    -------
+    Path
+        ``out_dir``. Nothing is written when it already holds this exact set.
+
+    Raises
+    ------
+    ImportError
+        When scikit-image is not installed.
+    FileExistsError
+        When ``out_dir`` exists, is not empty and was not written by this function.
+    """
+    check_image_size(size)
+    if per_class < 3:
+        raise ValueError(f"per_class must be at least 3, got {per_class}")
+    out_dir = Path(out_dir)
+    settings = {"format": 1, "photos": SAMPLE_PHOTOS, "per_class": per_class, "size": size,
+                "seed": seed}
+    manifest = out_dir / _SAMPLE_MANIFEST
+    if manifest.exists() and json.loads(manifest.read_text()) == settings:
+        return out_dir
+    if out_dir.exists() and any(out_dir.iterdir()) and not manifest.exists():
+        raise FileExistsError(f"{out_dir} exists and was not written by sample_photos: "
+                              f"choose another out_dir")
+    source = _skimage_data_dir()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    # built beside out_dir, then renamed: a reader never sees a half-written tree
+    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.tmp-"))
+    try:
+        for c, (name, file) in enumerate(SAMPLE_PHOTOS.items()):
+            with Image.open(source / file) as photo:
+                photo = photo.convert("RGB")
+            (tmp / name).mkdir()
+            for i in range(per_class):
+                rng = np.random.default_rng([seed, c, i])
+                _sample_crop(photo, rng, size).save(tmp / name / f"{i:04d}.jpg", quality=90)
+        (tmp / _SAMPLE_MANIFEST).write_text(json.dumps(settings))
+        if out_dir.exists():  # empty, or an older sample_photos set: replace it
+            shutil.rmtree(out_dir)
+        os.rename(tmp, out_dir)
+    except OSError:
+        if not (manifest.exists() and json.loads(manifest.read_text()) == settings):
+            raise
+        # another process wrote the same set first: keep its copy
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out_dir
 
 
 _LOADERS = {"shapes": ShapesDataset, "fashion-mnist": _fashion_mnist, "cifar10": _cifar10,
-            "imagefolder": ImageFolderDataset}
+            "imagefolder": ImageFolderDataset, "imagenette": _imagenette}

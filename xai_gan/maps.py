@@ -1,6 +1,6 @@
 """Operations on images and maps that explainers, the GAN and the metrics share, in torch so
-they run on any device: scaling, blurring, thresholding, and per-image map comparisons
-(MAE, Pearson, Spearman, SSIM)."""
+they run on any device: scaling, resizing, blurring, thresholding, and per-image map
+comparisons (MAE, Pearson, Spearman, SSIM)."""
 from __future__ import annotations
 
 import math
@@ -14,6 +14,18 @@ def minmax(maps: torch.Tensor) -> torch.Tensor:
     low = maps.amin((-2, -1), keepdim=True)
     span = maps.amax((-2, -1), keepdim=True) - low
     return torch.where(span > 0, (maps - low) / torch.where(span > 0, span, 1), 0)
+
+
+def resize(images: torch.Tensor, size: int) -> torch.Tensor:
+    """(..., H, W) images or maps to (..., size, size): bilinear, anti-aliased when shrinking
+    (a convex blend of pixels, so [0, 1] stays [0, 1]); unchanged when already that size."""
+    if tuple(images.shape[-2:]) == (size, size):
+        return images
+    lead = images.shape[:-2]
+    flat = images.reshape(-1, 1, *images.shape[-2:])
+    out = F.interpolate(flat.float(), size=(size, size), mode="bilinear", align_corners=False,
+                        antialias=size < max(images.shape[-2:]))
+    return out.reshape(*lead, size, size).to(images.dtype)
 
 
 def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:

@@ -1,11 +1,13 @@
 """What the package needs to know about any ``nn.Module``, and nothing above it.
 
-Device choice, conv layers in forward order, eval mode for a call, hooks that never outlive
-their call, and seeded randomness that leaves the caller's global RNG alone. Every other
-module may import this one; it imports only torch.
+Device choice and the device rule, the model's own input transform, conv layers in forward
+order, eval mode for a call, hooks that never outlive their call, and seeded randomness that
+leaves the caller's global RNG alone. Every other module may import this one; it imports only
+torch.
 """
 from __future__ import annotations
 
+import functools
 from contextlib import contextmanager
 
 import torch
@@ -19,6 +21,122 @@ def resolve_device(device=None) -> torch.device:
     if device is not None:
         return torch.device(device)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """Where the model's parameters (else buffers) are; CPU for a model with neither."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+def place(model: nn.Module, device=None) -> torch.device:
+    """Where a call on ``model`` runs: ``device`` when given (the model is moved there), else
+    where the model already is."""
+    if device is None:
+        return model_device(model)
+    device = torch.device(device)
+    model.to(device)
+    return device
+
+
+def bf16_autocast(device: torch.device, enabled: bool | None = None):
+    """bf16 autocast on a CUDA device that computes in bf16 natively (Ampere and later);
+    off elsewhere, e.g. Colab's T4, where bf16 is emulated and slower than fp32."""
+    if enabled is None:
+        enabled = device.type == "cuda" and torch.cuda.is_bf16_supported(
+            including_emulation=False)
+    return torch.autocast(device.type, torch.bfloat16, enabled=enabled)
+
+
+def _to(value, device: torch.device):
+    if isinstance(value, torch.Tensor):
+        return value.to(device)
+    if isinstance(value, (tuple, list)) and not hasattr(value, "_fields"):
+        return type(value)(_to(v, device) for v in value)
+    if isinstance(value, dict):
+        return {k: _to(v, device) for k, v in value.items()}
+    return value
+
+
+def follows_model(fn):
+    """The device rule, for every public call ``fn([self,] model, images, ...)``: ``images``
+    may be on any device; the work runs where ``model`` is, and every tensor of the result
+    comes back on the images' device."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        i = 0 if isinstance(args[0], nn.Module) else 1
+        model, images = args[i], args[i + 1]
+        moved = images.to(model_device(model))
+        return _to(fn(*args[:i + 1], moved, *args[i + 2:], **kwargs), images.device)
+    return wrapper
+
+
+class InputTransform(nn.Module):
+    """Per-channel ``(x - mean) / std``: the normalisation a model's weights expect.
+
+    Attached by :func:`set_input_transform`; its buffers follow the model across devices
+    but are not part of its ``state_dict`` (the checkpoint's spec records mean and std).
+    """
+
+    def __init__(self, mean, std):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32)[:, None, None],
+                             persistent=False)
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32)[:, None, None],
+                             persistent=False)
+        self.active = True
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return (images - self.mean.to(images.dtype)) / self.std.to(images.dtype)
+
+    def inverse(self, inputs: torch.Tensor) -> torch.Tensor:
+        """The [0, 1] images that :meth:`forward` turned into ``inputs``."""
+        return inputs * self.std.to(inputs.dtype) + self.mean.to(inputs.dtype)
+
+    def extra_repr(self) -> str:
+        return f"mean={self.mean.flatten().tolist()}, std={self.std.flatten().tolist()}"
+
+
+def _transform_input(model: nn.Module, args):
+    transform = model.xai_gan_input
+    if transform.active:
+        return (transform(args[0]), *args[1:])
+    return None
+
+
+def set_input_transform(model: nn.Module, mean, std) -> nn.Module:
+    """Make ``model`` normalise its own input: it is then fed images in [0, 1], like every
+    dataset, store and explainer of the package."""
+    if hasattr(model, "xai_gan_input"):
+        raise ValueError("the model already has an input transform")
+    model.xai_gan_input = InputTransform(mean, std)
+    model.register_forward_pre_hook(_transform_input)
+    return model
+
+
+def input_transform(model: nn.Module) -> InputTransform | None:
+    return getattr(model, "xai_gan_input", None)
+
+
+@contextmanager
+def model_input(model: nn.Module, images: torch.Tensor):
+    """``images`` in [0, 1] as the model's first layer sees them, with the model's own
+    transform switched off for the block: inside it, the model is what an unwrapped copy
+    fed pre-normalised images would be. Nested blocks pass images through unchanged."""
+    transform = input_transform(model)
+    if transform is None or not transform.active:
+        yield images
+        return
+    low, high = images.min().item(), images.max().item()
+    if low < -1e-3 or high > 1 + 1e-3:
+        raise ValueError(f"this model normalises its own input ({transform.extra_repr()}): "
+                         f"pass images in [0, 1], not [{low:.3g}, {high:.3g}]")
+    transform.active = False
+    try:
+        yield transform(images)
+    finally:
+        transform.active = True
 
 
 @contextmanager

@@ -18,6 +18,7 @@ from torch.utils.data import default_collate
 from . import classifiers, data, explainers, gan, metrics, plotting, profiles, store
 from .config import RunConfig
 from .io import atomic_path
+from .modules import TORCHVISION_PREFIX
 from .profiles import lookup
 from .results import finished, save
 
@@ -60,8 +61,9 @@ def train_classifiers(config: RunConfig, splits: dict | None = None) -> pd.DataF
     for name in config.models:
         epochs = (lookup(config.settings["epochs"], config.dataset, name) if config.epochs is None
                   else config.epochs)
+        weights = config.weights if name.startswith(TORCHVISION_PREFIX) else None
         model = classifiers.build(name, num_classes=len(train.classes),
-                                  in_channels=train.channels, seed=config.seed)
+                                  in_channels=train.channels, weights=weights, seed=config.seed)
         path = config.checkpoint(name)
         history = classifiers.train(model, train, splits["val"], epochs=epochs,
                                     batch_size=config.batch_size, lr=config.lr,
@@ -90,7 +92,8 @@ def build_representations(config: RunConfig, splits: dict | None = None) -> pd.D
         for split, ds in splits.items():
             tic = time.perf_counter()
             built = store.build(model, ds, config.store_dir(name, split), k=config.k,
-                                teacher=config.teacher, device=config.device)
+                                map_size=config.map_size, teacher=config.teacher,
+                                device=config.device)
             rows.append({"model": name, "split": split, "n": len(built), "k": built.k,
                          "layers": len(built.metadata["layers"]),
                          "seconds": time.perf_counter() - tic})
@@ -142,8 +145,7 @@ def explainer(config: RunConfig, name: str) -> explainers.Explainer:
 def _examples(model, test, named: dict, n: int = 4):
     """The first ``n`` test images explained by every method, as a figure."""
     batch = default_collate([test[i] for i in range(min(n, len(test)))])
-    with torch.no_grad():
-        classes = model(batch["image"]).argmax(1)
+    classes = classifiers.predict(model, batch["image"]).argmax(1)
     maps = {name: explain(model, batch["image"], classes) for name, explain in named.items()}
     titles = [f"pred: {test.classes[c]}" for c in classes.tolist()]
     return plotting.method_grid(batch["image"], maps, batch.get("mask"), titles)
@@ -164,7 +166,8 @@ def evaluate(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
     # a retrained GAN is a new method: its checkpoint's time stamp is part of the settings
     gans = {m: path.stat().st_mtime_ns for m in methods
             if (path := config.gan_checkpoint(m)) is not None and path.exists()}
-    settings = {"dataset": config.dataset, "image_size": config.image_size, "methods": methods,
+    settings = {"dataset": config.dataset, "image_size": config.image_size,
+                "weights": config.weights, "methods": methods,
                 "gans": gans, "metrics": config.metrics or "all", "n": config.n_explain,
                 "teacher": config.teacher, "seed": config.seed}
     summaries = []
@@ -182,7 +185,7 @@ def evaluate(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
         save(out, {"per_image.csv": table, "summary.csv": summary},
               {"metric_bars.png": plotting.metric_bars(table),
                "rank_table.png": plotting.rank_table(summary),
-               "examples.png": _examples(model.cpu(), test, named)},
+               "examples.png": _examples(model, test, named)},
               {**settings, "model": name})
         summaries.append(summary)
     return pd.concat(summaries, ignore_index=True)
@@ -190,16 +193,37 @@ def evaluate(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- the notebooks
 
-def notebook_config(models=("resnet",), profile: str | None = None, root: str | Path = "runs",
-                    **changes) -> RunConfig:
+def notebook_config(models=("resnet",), profile: str | None = None,
+                    root: str | Path | None = None, **changes) -> RunConfig:
     """The notebook series' run, ``<root>/notebooks-<profile>``, shared by every notebook.
 
+    ``root`` defaults to ``$XAI_GAN_RUNS``, else, on Colab, ``xai-gan/runs`` in Google Drive
+    (mounted here, so what one notebook trains outlives the session and the next notebook
+    reuses it), else ``runs`` (``notebooks/runs`` for a notebook run from its folder).
     ``profile`` defaults to ``$XAI_GAN_PROFILE``, else ``full`` (the size the stored outputs
     were made at; CI runs the notebooks with ``ci``); ``changes`` are other RunConfig fields.
     """
+    import os
+    import sys
+
+    drive, shared = "/content/drive", "/content/drive/MyDrive/xai-gan/runs"
+    colab = "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+    root = Path(root or os.environ.get("XAI_GAN_RUNS") or (shared if colab else "runs"))
+    if colab and root.is_relative_to(drive) and not os.path.isdir(f"{drive}/MyDrive"):
+        try:
+            from google.colab import drive as google_drive
+
+            google_drive.mount(drive)
+        except Exception as err:  # not mounted (refused, or not quite Colab): a local folder
+            print(f"Google Drive not mounted ({type(err).__name__}: {err}); the run folder is "
+                  "runs/ on this machine and is lost when the session ends", flush=True)
+            root = Path("runs")
     profile = profiles.profile_name(profile)
-    return RunConfig(run_dir=Path(root) / f"notebooks-{profile}", models=list(models),
-                     profile=profile, **changes)
+    config = RunConfig(run_dir=root / f"notebooks-{profile}", models=list(models),
+                       profile=profile, **changes)
+    if colab:
+        print(f"run folder: {config.run_dir} (shared by notebooks 00-07)", flush=True)
+    return config
 
 
 class NotebookSetup(NamedTuple):
@@ -211,12 +235,40 @@ class NotebookSetup(NamedTuple):
 
 def notebook_setup(models=("resnet",), profile: str | None = None) -> NotebookSetup:
     """What notebooks 03-07 start from: :func:`notebook_config`'s run with its first CNN
-    trained, its stores built and its GAN trained. Each stage skips what notebooks 00-02 (or
-    an earlier run) already did, so this is quick after them and still works without them."""
+    trained, its stores built and its GAN trained. Each stage reuses what notebooks 01 and 02
+    (or an earlier run) made, so this is quick after them; what is missing is made here, and
+    a line says so and names the notebook that normally makes it.
+
+    The GAN is the one notebook 02 trained: the paper-size ``gsft`` it trains on a GPU if
+    there is one, else this configuration's (``msft`` tiny, what it trains on a CPU), else any
+    other generator and preset of the run's teacher and CNNs. Only this configuration's own
+    GAN is trained (or resumed) here; another one is used as it is.
+    """
     config = notebook_config(models, profile)
     splits = datasets(config)
+    untrained = [m for m in config.models if not config.checkpoint(m).exists()]
+    if untrained:
+        print(f"no trained {', '.join(untrained)} in {config.run_dir}: training it now "
+              "(notebook 01 normally does)", flush=True)
     train_classifiers(config, splits)
+    if any(not (config.store_dir(m, split) / "metadata.json").exists()
+           for m in config.models for split in splits):
+        print("building the missing representation stores now (notebook 02 normally does)",
+              flush=True)
     build_representations(config, splits)
-    train_gan(config, splits)
+    setups = [("gsft", "paper"), (config.generator, config.preset)] + [
+        (name, preset) for preset in ("paper", "tiny") for name in gan.available()]
+    trained = [config.replace(generator=name, preset=preset) for name, preset in setups]
+    trained = [c for c in trained if (c.gan_dir / "best.pt").exists()]
+    if trained and trained[0].gan_dir != config.gan_dir:
+        config = trained[0]
+        print(f"using the GAN notebook 02 trained: {config.gan_dir}", flush=True)
+    else:
+        if not trained:
+            print(f"no trained GAN in {config.run_dir / 'gan'}: training "
+                  f"{config.generator}-{config.preset} now, at most {config.gan_seconds:.0f} s "
+                  "(notebook 02 normally does; run it on a GPU for the paper-size GAN)",
+                  flush=True)
+        train_gan(config, splits)
     return NotebookSetup(config, splits, load_classifier(config, config.models[0]),
                          splits["test"])

@@ -18,10 +18,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from .hooks import activations_and_gradients
+from .modules import follows_model
 
 
+@follows_model
 def layer_gradcams(model: nn.Module, images: torch.Tensor, targets=None,
-                   layers=None) -> torch.Tensor:
+                   layers=None, size: int | None = None) -> torch.Tensor:
     """Grad-CAM maps of many layers from ONE forward and ONE backward pass.
 
     Parameters
@@ -34,14 +36,17 @@ def layer_gradcams(model: nn.Module, images: torch.Tensor, targets=None,
     layers : list, optional
         Modules, names or ``(name, module)`` pairs; default every conv layer, in the order
         the forward pass runs them (as :func:`xai_gan.modules.conv_layers` lists them).
+    size : int, optional
+        Side of the returned maps (default: the images'); the GAN's map size, which may be
+        smaller than the CNN's input.
 
     Returns
     -------
-    (B, L, H, W) float tensor in [0, 1], on the images' device; see the module docstring
-    for the normalisation.
+    (B, L, size, size) float tensor in [0, 1], on the images' device (computed where the
+    model is); see the module docstring for the normalisation.
     """
     _, activations, gradients, _ = activations_and_gradients(model, images, targets, layers)
-    size = images.shape[-2:]
+    size = images.shape[-2:] if size is None else (size, size)
     maps = []
     for activation, gradient in zip(activations, gradients):
         weights = gradient.float().mean((2, 3), keepdim=True)

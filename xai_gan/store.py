@@ -26,7 +26,8 @@ from tqdm.auto import tqdm
 
 from . import explainers
 from .io import differences, save_json
-from .modules import conv_layers, resolve_device
+from .maps import resize
+from .modules import conv_layers, eval_mode, place
 from .representation import cumulative_maps, cumulative_positions, layer_gradcams
 
 STORE_FORMAT = "xai-gan-representation/2"
@@ -54,32 +55,38 @@ def _chunk_rows(index: int, chunk_size: int, n: int) -> range:
 
 
 def build(model: nn.Module, dataset: Dataset, out_dir: str | Path, k: int = 8,
-          image_size: int | None = None, teacher: str = "gradcam", *, batch_size: int = 64,
+          map_size: int | None = None, teacher: str = "gradcam", *, batch_size: int = 64,
           chunk_size: int = 256, device=None, progress: bool = True) -> "RepresentationStore":
     """Compute the representation of every item of ``dataset`` and write it to ``out_dir``.
 
-    Each item stores the image (uint8), the k condition maps and the teacher's map (float16),
-    the label, the CNN's prediction, whether it was correct, and the dataset's mask if any.
-    The condition maps explain the predicted class; so does the teacher.
+    The CNN runs at the dataset's image size. Each item stores, at ``map_size``, the image
+    (uint8), the k condition maps and the teacher's map (float16); and the label, the CNN's
+    prediction, whether it was correct, and the dataset's mask if any. The condition maps
+    explain the predicted class; so does the teacher. Computed where the model is (or on
+    ``device``, where it is moved).
 
     Resumable: re-running after an interruption writes only the missing chunks. A store built
-    with another model, dataset, k, image size or teacher is refused, never extended.
+    with another model, dataset, k, size or teacher is refused, never extended.
 
     Parameters
     ----------
     teacher : str
         Name of an explainer in :mod:`xai_gan.explainers` (default ``"gradcam"``: Grad-CAM of
         the last conv layer, the paper's choice), whose map the GAN learns to draw.
-    image_size : int, optional
-        Must match the dataset's images (default: theirs).
+    map_size : int, optional
+        Side of the stored image and maps, the size the GAN works at (default: the images').
+        The paper runs its CNNs at 224 px and stores 64 x 64 maps.
     """
     out_dir = Path(out_dir)
     explain = explainers.get(teacher)
     first = dataset[0]["image"]
-    image_size = image_size or first.shape[-1]
-    if tuple(first.shape[-2:]) != (image_size, image_size):
-        raise ValueError(f"dataset images are {tuple(first.shape[-2:])}, "
-                         f"not {image_size}x{image_size}: load the dataset at image_size")
+    if first.ndim != 3 or first.shape[-1] != first.shape[-2]:
+        raise ValueError(f"dataset images must be square (C, H, W), got {tuple(first.shape)}")
+    image_size = first.shape[-1]
+    map_size = map_size or image_size
+    if not 8 <= map_size <= image_size:
+        raise ValueError(f"map_size must be from 8 to the image size ({image_size}), "
+                         f"got {map_size}")
     layers = conv_layers(model, image_size=image_size, in_channels=first.shape[0])
     metadata = {
         "format": STORE_FORMAT,
@@ -90,12 +97,13 @@ def build(model: nn.Module, dataset: Dataset, out_dir: str | Path, k: int = 8,
                     "classes": list(getattr(dataset, "classes", []))},
         "layers": [name for name, _ in layers], "k": k,
         "positions": cumulative_positions(len(layers), k), "image_size": image_size,
-        "channels": first.shape[0], "teacher": teacher, "chunk_size": chunk_size,
+        "map_size": map_size, "channels": first.shape[0], "teacher": teacher, "chunk_size": chunk_size,
         "has_mask": "mask" in dataset[0],
     }
     meta_path = out_dir / "metadata.json"
     if meta_path.exists():
         existing = json.loads(meta_path.read_text())
+        existing.setdefault("map_size", existing.get("image_size"))  # stores before map_size
         different = differences(existing, metadata)
         if different:
             hint = (" (a format-1 store: delete the folder and build it again)"
@@ -106,8 +114,7 @@ def build(model: nn.Module, dataset: Dataset, out_dir: str | Path, k: int = 8,
         save_json(metadata, meta_path)
     for stale in out_dir.glob(".chunk-*.tmp"):  # left by an interrupted build
         shutil.rmtree(stale)
-    device = resolve_device(device)
-    model = model.to(device).eval()
+    device = place(model, device)
     n_chunks = -(-len(dataset) // chunk_size)
     todo = [c for c in range(n_chunks) if not _chunk_dir(out_dir, c).exists()]
     done = len(dataset) - sum(len(_chunk_rows(c, chunk_size, len(dataset))) for c in todo)
@@ -118,7 +125,8 @@ def build(model: nn.Module, dataset: Dataset, out_dir: str | Path, k: int = 8,
         fields: dict[str, list[np.ndarray]] = {}
         for start in range(0, len(indices), batch_size):
             items = [dataset[i] for i in indices[start:start + batch_size]]
-            batch = _compute(model, items, k, metadata["layers"], explain, device)
+            with eval_mode(model):
+                batch = _compute(model, items, k, map_size, metadata["layers"], explain, device)
             for key, value in batch.items():
                 fields.setdefault(key, []).append(value)
             bar.update(len(items))
@@ -131,29 +139,38 @@ def build(model: nn.Module, dataset: Dataset, out_dir: str | Path, k: int = 8,
     return RepresentationStore(out_dir)
 
 
-def _compute(model, items, k, layer_names, explain, device) -> dict[str, np.ndarray]:
+def _compute(model, items, k, map_size, layer_names, explain,
+             device) -> dict[str, np.ndarray]:
     images = torch.stack([it["image"] for it in items]).to(device)
+    low, high = images.min().item(), images.max().item()
+    if low < 0 or high > 1:
+        raise ValueError(f"store images must be in [0, 1], got [{low:.3g}, {high:.3g}]: a model "
+                         f"that needs normalised input normalises it itself "
+                         f"(xai_gan.classifiers.build(..., mean=, std=))")
     labels = torch.tensor([it["label"] for it in items])
-    maps = layer_gradcams(model, images, layers=layer_names)
+    maps = layer_gradcams(model, images, layers=layer_names, size=map_size)
     with torch.no_grad():
         pred = model(images).argmax(1).cpu()
+    teacher_map = resize(explain(model, images, pred).detach(), map_size)
     fields = {
-        "image": (images.cpu() * 255).round().to(torch.uint8).numpy(),
+        "image": (resize(images, map_size).cpu() * 255).round().to(torch.uint8).numpy(),
         "conditions": cumulative_maps(maps, k).cpu().half().numpy(),
-        "teacher_map": explain(model, images, pred.to(device)).detach().cpu().half().numpy(),
+        "teacher_map": teacher_map.cpu().half().numpy(),
         "label": labels.numpy(), "pred": pred.numpy(), "correct": (pred == labels).numpy(),
     }
     if "mask" in items[0]:
-        fields["mask"] = torch.stack([it["mask"] for it in items]).half().numpy()
+        masks = resize(torch.stack([it["mask"] for it in items]), map_size)
+        fields["mask"] = masks.half().numpy()
     return fields
 
 
 class RepresentationStore(Dataset):
     """A built store as a torch Dataset with random access (memory-mapped).
 
-    Items: ``dict(image=(C,H,W) float in [0,1], conditions=(k,H,W), teacher_map=(H,W), label,
-    pred, correct, mask=(H,W) when the dataset had one)``. ``metadata`` holds what it was
-    built from; ``metadata["teacher"]`` names the explainer of ``teacher_map``.
+    Items: ``dict(image=(C,S,S) float in [0,1], conditions=(k,S,S), teacher_map=(S,S), label,
+    pred, correct, mask=(S,S) when the dataset had one)``, S the store's ``map_size``.
+    ``metadata`` holds what it was built from (``image_size``: the CNN's input side);
+    ``metadata["teacher"]`` names the explainer of ``teacher_map``.
     """
 
     def __init__(self, path: str | Path):
@@ -181,7 +198,9 @@ class RepresentationStore(Dataset):
         self._chunks = [{fields.get(f.stem, f.stem): np.load(f, mmap_mode="r")
                          for f in _chunk_dir(self.path, c).glob("*.npy")}
                         for c in range(n_chunks)]
-        self.k, self.image_size = self.metadata["k"], self.metadata["image_size"]
+        self.metadata.setdefault("map_size", self.metadata["image_size"])  # before map_size
+        self.k, self.map_size = self.metadata["k"], self.metadata["map_size"]
+        self.image_size = self.metadata["image_size"]
         self.teacher = self.metadata["teacher"]
         self._n, self._chunk_size = n, chunk_size
 
@@ -205,11 +224,12 @@ class RepresentationStore(Dataset):
 
 
 def combine(stores) -> ConcatDataset:
-    """Join stores (several CNNs or datasets) for joint training; k and size must agree."""
+    """Join stores (several CNNs or datasets) for joint training; k and map size must agree
+    (the CNNs' input sizes may differ)."""
     stores = [RepresentationStore(s) if isinstance(s, (str, Path)) else s for s in stores]
-    shapes = {(s.k, s.image_size) for s in stores}
+    shapes = {(s.k, s.map_size) for s in stores}
     if len(shapes) > 1:
-        raise ValueError(f"stores differ in (k, image_size): {sorted(shapes)}")
+        raise ValueError(f"stores differ in (k, map_size): {sorted(shapes)}")
     if len({"mask" in s[0] for s in stores}) > 1:  # default_collate needs the same keys
         raise ValueError("some stores have masks and others not")
     return ConcatDataset(stores)

@@ -1,11 +1,13 @@
 """The explainer interface and its registry."""
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import nn
 
 from ..checks import as_targets, check_images
-from ..modules import eval_mode
+from ..modules import eval_mode, follows_model, model_input
 
 REGISTRY: dict[str, type["Explainer"]] = {}
 
@@ -44,9 +46,18 @@ class Explainer:
     """Base class: validates input, picks targets, normalises; subclasses override ``explain``.
 
     Calling an explainer returns a (B, H, W) float tensor in [0, 1] (each map divided by its
-    maximum; an all-zero map stays zero) on the images' device. ``targets=None`` explains the
-    predicted class. The model is
-    put in eval mode for the call and its mode restored.
+    maximum) on the images' device; the work runs where the model is. ``targets=None``
+    explains the predicted class. The model is put in eval mode for the call and its mode
+    restored.
+
+    Images are in [0, 1]. A model that normalises its own input (see
+    :func:`xai_gan.classifiers.build`) is explained exactly as an unwrapped copy fed
+    pre-normalised images would be: ``explain`` sees the normalised images with the
+    model's transform switched off, so perturbations happen in the model's input space.
+
+    A non-finite map is an error. An all-zero map is a warning that names the method and
+    the model: it is a real answer (no positive evidence for the class) more often than
+    not, but never a silent one.
 
     Costs quoted in the subclasses are for given targets; ``targets=None`` adds one forward
     pass per image to find the predicted class.
@@ -60,13 +71,21 @@ class Explainer:
         """Non-negative (B, H, W) relevance of ``targets`` (a (B,) long tensor)."""
         raise NotImplementedError
 
+    @follows_model
     def __call__(self, model: nn.Module, images: torch.Tensor, targets=None) -> torch.Tensor:
         check_images(images)
-        with eval_mode(model):
+        with eval_mode(model), model_input(model, images) as inputs:
             if targets is None:
                 with torch.no_grad():
-                    targets = model(images).argmax(1)
+                    targets = model(inputs).argmax(1)
             targets = as_targets(targets, len(images), images.device)
-            heat = self.explain(model, images, targets).float().clamp_min(0)
+            heat = self.explain(model, inputs, targets).float()
+        if not torch.isfinite(heat).all():
+            raise ValueError(f"{self.name} gave non-finite maps on {type(model).__name__}")
+        heat = heat.clamp_min(0)
         peak = heat.amax((1, 2), keepdim=True)
+        if (peak == 0).any():  # one message per method and model: shown once, not per batch
+            warnings.warn(f"{self.name} gave all-zero maps on {type(model).__name__}: no "
+                          f"positive evidence for the explained class in some images",
+                          stacklevel=3)  # the caller of the explainer
         return heat / torch.where(peak > 0, peak, 1)

@@ -11,6 +11,8 @@ import torch
 from torch import nn
 
 from ..explainers import Explainer, register
+from ..maps import resize
+from ..modules import input_transform, model_device
 from ..representation import cumulative_maps, layer_gradcams
 from .checkpoint import load_generator
 
@@ -23,25 +25,27 @@ class GANExplainer(Explainer):
     Costs one forward and one backward pass of the CNN (its layer-wise Grad-CAMs, the
     representation the generator was trained on) plus one generator forward. ``teacher``
     names the explainer whose maps it learned to draw (from the checkpoint).
+
+    The CNN runs at the images' size; the generator works at its ``map_size`` (the image
+    and the condition maps are resized to it) and its map is resized back to the images'
+    size. The generator follows the model to its device.
     """
 
     needs_training = True
 
     def __init__(self, checkpoint: str | Path | None = None, generator: nn.Module | None = None,
-                 k: int | None = None, image_size: int | None = None, device=None):
+                 k: int | None = None, map_size: int | None = None):
         if checkpoint is not None:
-            generator, state = load_generator(checkpoint, k, image_size)
-            k, image_size = state["k"], state["image_size"]
+            generator, state = load_generator(checkpoint, k, map_size)
+            k, map_size = state["k"], state["map_size"]
             self.teacher = state.get("teacher")
-        elif generator is None or k is None or image_size is None:
+        elif generator is None or k is None or map_size is None:
             raise ValueError("the gan explainer needs a trained generator: "
-                             "get('gan', checkpoint=path), or generator=, k= and image_size=")
+                             "get('gan', checkpoint=path), or generator=, k= and map_size=")
         else:
             self.teacher = None
         self.generator = generator.eval()
-        if device is not None:
-            self.generator.to(device)
-        self.k, self.image_size = k, image_size
+        self.k, self.map_size = k, map_size
         self.image_channels = generator.spec["image_channels"]
 
     @classmethod
@@ -50,14 +54,15 @@ class GANExplainer(Explainer):
         return cls(checkpoint=path, **options)
 
     def explain(self, model, images, targets):
-        if tuple(images.shape[-2:]) != (self.image_size, self.image_size):
-            raise ValueError(f"the generator was trained on {self.image_size} x {self.image_size}"
-                             f" images; these are {images.shape[-2]} x {images.shape[-1]}")
         if images.shape[1] != self.image_channels:
             raise ValueError(f"the generator was trained on {self.image_channels}-channel "
                              f"images; these have {images.shape[1]}")
-        conditions = cumulative_maps(layer_gradcams(model, images, targets), self.k)
-        device = next(self.generator.parameters()).device
+        conditions = cumulative_maps(layer_gradcams(model, images, targets, size=self.map_size),
+                                     self.k)
+        self.generator.to(model_device(model))
+        # explain() sees the model's normalised input; the generator learned on [0, 1] images
+        transform = input_transform(model)
+        pixels = transform.inverse(images) if transform is not None else images
         with torch.no_grad():
-            heat = self.generator(images.to(device), conditions.to(device))
-        return heat[:, 0].to(images.device)
+            heat = self.generator(resize(pixels, self.map_size), conditions)[:, 0]
+        return resize(heat, images.shape[-1])

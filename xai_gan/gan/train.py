@@ -18,8 +18,8 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSamp
 
 from .. import classifiers
 from ..io import atomic_path, load_torch, save_torch
-from ..maps import mae, pearson, ssim
-from ..modules import eval_mode, resolve_device, seeded
+from ..maps import mae, pearson, resize, ssim
+from ..modules import bf16_autocast, eval_mode, resolve_device, seeded
 from ..training import check_finite, check_same_run, run_epoch
 from .checkpoint import generator_state
 from .discriminator import PatchDiscriminator
@@ -53,7 +53,7 @@ class TrainConfig:
     classifier: str | None = None  # classifier checkpoint: needed by the faithfulness term
     seed: int = 0
     device: str | None = None
-    amp: bool | None = None  # bf16 autocast; default on CUDA
+    amp: bool | None = None  # bf16 autocast; default on CUDA GPUs with native bf16
     channels_last: bool | None = None  # default on CUDA
     compile: bool = False
     distributed: bool = False  # DDP over torchrun's processes (WORLD_SIZE > 1)
@@ -87,8 +87,18 @@ def _distributed(asked: bool) -> tuple[int, int]:
 
 def _shape(store: Dataset) -> dict:
     item = store[0]
-    return {"k": item["conditions"].shape[0], "image_size": item["image"].shape[-1],
+    return {"k": item["conditions"].shape[0], "map_size": item["image"].shape[-1],
             "image_channels": item["image"].shape[0]}
+
+
+def _input_size(store: Dataset, map_size: int) -> int:
+    """The CNN's input side the stores were built at (the faithfulness term runs the CNN
+    there); the map size for stores without that record."""
+    sizes = {getattr(s, "image_size", map_size) for s in getattr(store, "datasets", [store])}
+    if len(sizes) > 1:
+        raise ValueError(f"the faithfulness term needs one CNN input size, the stores have "
+                         f"{sorted(sizes)}")
+    return sizes.pop()
 
 
 def _teacher(store: Dataset) -> str | None:
@@ -161,6 +171,8 @@ def _build(config: TrainConfig, shape: dict, device, memory) -> _Parts:
 def _resume(parts: _Parts, config: TrainConfig, shape: dict, path: Path, device) -> dict:
     """Load ``last.pt`` into ``parts`` when it is the same run; returns where to go on."""
     state = load_torch(path, map_location=device)
+    if "image_size" in state:  # checkpoints before map_size
+        state["map_size"] = state.pop("image_size")
     check_same_run({**{name: state.get("config", {}).get(name) for name in RUN_FIELDS},
                     **{name: state.get(name) for name in shape}},
                    {**{name: getattr(config, name) for name in RUN_FIELDS}, **shape},
@@ -211,7 +223,6 @@ def _save_epoch(parts: _Parts, config: TrainConfig, shape: dict, row: dict, prog
 def _train(train_store, val_store, config: TrainConfig, rank: int, world: int,
            device: torch.device) -> TrainResult:
     cuda = device.type == "cuda"
-    amp = cuda if config.amp is None else config.amp
     channels_last = cuda if config.channels_last is None else config.channels_last
     shape = _shape(train_store)
     if _shape(val_store) != shape:
@@ -219,6 +230,7 @@ def _train(train_store, val_store, config: TrainConfig, rank: int, world: int,
     memory = torch.channels_last if channels_last else torch.contiguous_format
     parts = _build(config, shape, device, memory)
     generator, discriminator = parts.generator, parts.discriminator
+    input_size = _input_size(train_store, shape["map_size"])
     shape["train_items"] = len(train_store)
     last_path, best_path = config.out_dir / "last.pt", config.out_dir / "best.pt"
     progress = {"history": [], "epoch": 0, "best": -math.inf, "seconds": 0.0}
@@ -233,7 +245,7 @@ def _train(train_store, val_store, config: TrainConfig, rank: int, world: int,
         if discriminator is not None:
             d_step = DistributedDataParallel(discriminator, device_ids=ids)
     criterion = GANLoss(config.gan_loss)
-    autocast = torch.autocast(device.type, torch.bfloat16, enabled=amp)
+    autocast = bf16_autocast(device, config.amp)
 
     for epoch in range(progress["epoch"], config.epochs):
         if world > 1:
@@ -274,7 +286,8 @@ def _train(train_store, val_store, config: TrainConfig, rank: int, world: int,
                     loss_g = loss_g + config.adversarial_weight * adv
                     losses["g_adv"] = adv.item()
                 if parts.classifier is not None:
-                    faith = faithfulness_loss(parts.classifier, images, fake.float(),
+                    faith = faithfulness_loss(parts.classifier, resize(images, input_size),
+                                              resize(fake.float(), input_size),
                                               batch["pred"].to(device), config.area_weight)
                     loss_g = loss_g + config.faithfulness_weight * faith
                     losses["faith"] = faith.item()

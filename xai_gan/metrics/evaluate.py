@@ -10,7 +10,7 @@ from torch.utils.data import default_collate
 from tqdm.auto import tqdm
 
 from .. import explainers as explainer_registry
-from ..modules import eval_mode, resolve_device
+from ..modules import eval_mode, place
 from .registry import METRICS, Explained, available
 
 
@@ -44,8 +44,8 @@ def evaluate(model, dataset, explainers, metrics="all", n: int | None = None,
              radius: float = 0.02, seed: int = 0, progress: bool = True) -> pd.DataFrame:
     """Score explainers on the first ``n`` images of ``dataset``.
 
-    Images are explained and scored where the model is (``device``, default CUDA when
-    available); the table holds plain numbers.
+    Images are explained and scored where the model is (or on ``device``, where the model
+    is moved); the table holds plain numbers.
 
     Parameters
     ----------
@@ -72,8 +72,7 @@ def evaluate(model, dataset, explainers, metrics="all", n: int | None = None,
         teacher = explainer_registry.get(teacher)
     n = len(dataset) if n is None else min(n, len(dataset))
     names = _metric_names(metrics, "mask" in dataset[0], teacher is not None)
-    device = resolve_device(device)
-    model.to(device)
+    device = place(model, device)
     rows = []
     starts = range(0, n, batch_size)
     bar = tqdm(total=len(starts) * len(explainers), desc="evaluate", disable=not progress)

@@ -49,6 +49,16 @@ class Interrupting(torch.utils.data.Dataset):
         return getattr(self.dataset, name)
 
 
+def pytest_collection_modifyitems(config, items):
+    """``gpu`` tests run only where CUDA is."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture
 def interrupting():
     return Interrupting

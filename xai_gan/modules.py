@@ -60,15 +60,17 @@ def _to(value, device: torch.device):
 
 
 def follows_model(fn):
-    """The device rule, for every public call ``fn([self,] model, images, ...)``: ``images``
-    may be on any device; the work runs where ``model`` is, and every tensor of the result
-    comes back on the images' device."""
+    """The device rule, for every public call that takes a model and images: the images (the
+    first tensor argument after the model) may be on any device; every tensor argument is
+    moved to where the model is, the work runs there, and every tensor of the result comes
+    back on the images' device."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        i = 0 if isinstance(args[0], nn.Module) else 1
-        model, images = args[i], args[i + 1]
-        moved = images.to(model_device(model))
-        return _to(fn(*args[:i + 1], moved, *args[i + 2:], **kwargs), images.device)
+        first = next(i for i, a in enumerate(args) if isinstance(a, nn.Module))
+        model = args[first]
+        images = next(a for a in (*args[first:], *kwargs.values()) if isinstance(a, torch.Tensor))
+        device = model_device(model)
+        return _to(fn(*_to(args, device), **_to(kwargs, device)), images.device)
     return wrapper
 
 
@@ -129,7 +131,7 @@ def model_input(model: nn.Module, images: torch.Tensor):
         yield images
         return
     low, high = images.min().item(), images.max().item()
-    if low < -1e-3 or high > 1 + 1e-3:
+    if low < -0.1 or high > 1.1:  # the margin lets noise-perturbed images through
         raise ValueError(f"this model normalises its own input ({transform.extra_repr()}): "
                          f"pass images in [0, 1], not [{low:.3g}, {high:.3g}]")
     transform.active = False

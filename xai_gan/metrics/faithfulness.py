@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from ..maps import gaussian_blur
+from ..modules import follows_model
 from .registry import Explained, metric
 
 BASELINES = ("blur", "zero", "mean")
@@ -29,6 +30,7 @@ def baseline_images(images: torch.Tensor, baseline: str = "blur", sigma: float |
     raise ValueError(f"unknown baseline {baseline!r}; choose from {BASELINES}")
 
 
+@follows_model
 @torch.inference_mode()
 def class_probability(model: nn.Module, images: torch.Tensor, targets: torch.Tensor,
                       batch_size: int = 256) -> torch.Tensor:
@@ -50,6 +52,7 @@ def pixel_ranks(maps: torch.Tensor) -> torch.Tensor:
     return ranks.view(maps.shape[0], 1, *maps.shape[-2:])
 
 
+@follows_model
 @torch.inference_mode()
 def perturbation_curve(model: nn.Module, images: torch.Tensor, maps: torch.Tensor,
                        targets: torch.Tensor, mode: str = "deletion", steps: int = 64,
@@ -86,16 +89,19 @@ def curve_auc(curve: torch.Tensor) -> torch.Tensor:
     return torch.trapezoid(curve, dx=1 / (curve.shape[1] - 1), dim=1)
 
 
+@follows_model
 def deletion_auc(model, images, maps, targets, **options) -> torch.Tensor:
     """Area under the deletion curve (lower is better); options as :func:`perturbation_curve`."""
     return curve_auc(perturbation_curve(model, images, maps, targets, "deletion", **options))
 
 
+@follows_model
 def insertion_auc(model, images, maps, targets, **options) -> torch.Tensor:
     """Area under the insertion curve (higher is better); options as :func:`perturbation_curve`."""
     return curve_auc(perturbation_curve(model, images, maps, targets, "insertion", **options))
 
 
+@follows_model
 def confidence_change(model: nn.Module, images: torch.Tensor, maps: torch.Tensor,
                       targets: torch.Tensor, batch_size: int = 256) -> tuple[torch.Tensor, ...]:
     """Per image: average drop % and increase in confidence (Chattopadhay et al., 2018).

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ..maps import pearson, spearman, ssim
+from ..modules import follows_model
 from .registry import Explained, metric
 
 SIMILARITIES = {"spearman": spearman, "ssim": ssim, "pearson": pearson}
@@ -35,6 +36,7 @@ def randomised_models(model: nn.Module, seed: int = 0) -> Iterator[tuple[str, nn
         yield name, randomised
 
 
+@follows_model
 def model_parameter_randomisation(explain: Callable, model: nn.Module, images: torch.Tensor,
                                   targets: torch.Tensor, maps: torch.Tensor | None = None,
                                   similarity: str = "spearman", seed: int = 0,

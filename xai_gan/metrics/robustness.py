@@ -4,9 +4,12 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
+
+from ..modules import follows_model
 from .registry import Explained, metric
 
 
+@follows_model
 def max_sensitivity(explain: Callable, model, images: torch.Tensor, targets: torch.Tensor,
                     maps: torch.Tensor | None = None, radius: float = 0.02, samples: int = 10,
                     seed: int = 0, noise: torch.Tensor | None = None) -> torch.Tensor:

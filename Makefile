@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 PYTEST_ARGS ?=
 
-.PHONY: run test install notebooks
+.PHONY: run test install notebooks colab-links
 
 run: $(STAMP)
 	$(VENV)/bin/xai-gan run
@@ -19,6 +19,12 @@ install: $(STAMP)
 # Re-run every notebook at full size and store the outputs (for reading on GitHub).
 notebooks: $(STAMP)
 	XAI_GAN_PROFILE=full $(VENV)/bin/python notebooks/execute.py notebooks/*.ipynb
+
+# Point every notebook's Colab badge and install cell (and the README's badges) at this
+# repository: `git remote get-url origin` (github.com), the current branch (else main).
+# REPO=owner/name and BRANCH=name override them. Standard library only, no install needed.
+colab-links:
+	python3 tools/colab_links.py $(if $(REPO),--repo $(REPO)) $(if $(BRANCH),--branch $(BRANCH))
 
 $(STAMP): pyproject.toml uv.lock
 	python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv

@@ -44,6 +44,36 @@ def test_sliders_drive_the_view(explorer, monkeypatch):
     assert explorer.layer.max == explorer.layer_maps.shape[1] - 1 and explorer.image.max == 2
 
 
+@pytest.fixture
+def shell(tmp_path, monkeypatch):
+    """A real IPython shell (its files under tmp_path), to display objects as a notebook does."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path))
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"
+    yield InteractiveShell.instance(config=config)
+    InteractiveShell.clear_instance()
+
+
+def test_displaying_the_explorer_shows_its_widget(explorer, shell):
+    """ipywidgets 8 displays through _repr_mimebundle_, 7.7 (what Colab ships) through
+    _ipython_display_: with either, a notebook gets the explorer's widget view."""
+    from IPython.display import display
+    from IPython.utils.capture import capture_output
+
+    import ipywidgets
+
+    assert xg.widgets.WIDGETS_8 == (int(ipywidgets.__version__.split(".")[0]) >= 8)
+    with capture_output() as captured:
+        display(explorer)
+    views = [output.data["application/vnd.jupyter.widget-view+json"]
+             for output in captured.outputs
+             if "application/vnd.jupyter.widget-view+json" in output.data]
+    assert [view["model_id"] for view in views] == [explorer.widget.model_id]
+
+
 class Counting:
     """An explainer that records its calls: a map lit in one corner."""
 

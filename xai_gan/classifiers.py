@@ -113,6 +113,11 @@ def _torchvision(arch: str, num_classes: int, in_channels: int, weights) -> nn.M
         for n, m in list(model.named_modules()):  # main and auxiliary heads
             if isinstance(m, nn.Linear) and m.out_features == old.out_features != num_classes:
                 _set_module(model, n, nn.Linear(m.in_features, num_classes))
+    if getattr(model, "aux_logits", False):  # inception_v3, googlenet: train the main head only
+        model.aux_logits = False  # (inception's auxiliary head cannot even run below 299 px)
+        for aux in ("AuxLogits", "aux1", "aux2"):
+            if hasattr(model, aux):
+                setattr(model, aux, None)
     if in_channels != 3:
         stem_name, stem = conv_layers(model, image_size=example_size(TORCHVISION_PREFIX + arch))[0]
         new = nn.Conv2d(in_channels, stem.out_channels, stem.kernel_size, stem.stride,

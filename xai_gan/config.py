@@ -57,7 +57,9 @@ class RunConfig:
         "once: online only); the model then normalises its input as the weights expect")
     epochs: int | None = setting(None, "CNN training epochs (default: the profile's)")
     batch_size: int = setting(64, "CNN training batch size")
-    lr: float = setting(3e-3, "CNN learning rate")
+    lr: float | None = setting(None, "CNN learning rate (default: 3e-3 for zoo CNNs, 1e-4 for "
+                               "torchvision ones: a fine-tuning rate that deep nets without "
+                               "batch norm, like VGG16, survive)")
     n_train: int | None = setting(
         None, "training images (default: the profile's for shapes, all else)")
     n_eval: int | None = setting(

@@ -32,7 +32,7 @@ def datasets(config: RunConfig) -> dict:
     kwargs = {"channels": config.channels}
     if config.data_root:
         kwargs["root"] = config.data_root
-    if config.download:
+    if config.download and config.dataset != "shapes":  # generated: nothing to download
         kwargs["download"] = True
     out = {}
     if config.dataset == "shapes":
@@ -61,12 +61,14 @@ def train_classifiers(config: RunConfig, splits: dict | None = None) -> pd.DataF
     for name in config.models:
         epochs = (lookup(config.settings["epochs"], config.dataset, name) if config.epochs is None
                   else config.epochs)
-        weights = config.weights if name.startswith(TORCHVISION_PREFIX) else None
+        torchvision = name.startswith(TORCHVISION_PREFIX)
+        weights = config.weights if torchvision else None
+        lr = config.lr or (1e-4 if torchvision else 3e-3)
         model = classifiers.build(name, num_classes=len(train.classes),
                                   in_channels=train.channels, weights=weights, seed=config.seed)
         path = config.checkpoint(name)
         history = classifiers.train(model, train, splits["val"], epochs=epochs,
-                                    batch_size=config.batch_size, lr=config.lr,
+                                    batch_size=config.batch_size, lr=lr,
                                     seed=config.seed, device=config.device, checkpoint=path)
         test = classifiers.evaluate(model, splits["test"], device=config.device)
         rows.append({"model": name, "dataset": config.dataset, "image_size": train.image_size,

@@ -1,4 +1,9 @@
-"""ipywidgets explorers. Each widget's drawing is a plain function, testable without a browser."""
+"""ipywidgets explorers. Each widget's drawing is a plain function, testable without a browser.
+
+Works with ipywidgets 7.7 (what Colab ships) and 8: only sliders, a dropdown, boxes, an
+Output, ``observe(names="value")`` and ``clear_output(wait=True)``, which both have; they
+differ in how a widget is displayed, which the explorers follow (see ``WIDGETS_8``).
+"""
 from __future__ import annotations
 
 import ipywidgets as widgets
@@ -9,6 +14,9 @@ from IPython.display import display
 from .modules import conv_layers
 from .plotting import to_numpy_image
 from .representation import cumulative_positions, layer_gradcams
+
+# ipywidgets 8 displays a widget through _repr_mimebundle_, 7 through _ipython_display_
+WIDGETS_8 = hasattr(widgets.Widget, "_repr_mimebundle_")
 
 
 def _layer_panels(axes, maps: torch.Tensor, layer: int, layer_names, k: int, cmap: str):
@@ -111,8 +119,12 @@ class LayerExplorer:
             display(fig)
             plt.close(fig)
 
-    def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+    if WIDGETS_8:
+        def _repr_mimebundle_(self, **kwargs):
+            return self.widget._repr_mimebundle_(**kwargs)
+    else:
+        def _ipython_display_(self, **kwargs):
+            display(self.widget)
 
 
 def layer_explorer(model, images: torch.Tensor, targets=None, k: int = 8) -> LayerExplorer:

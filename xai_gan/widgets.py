@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import display
 
+from .classifiers import predict
 from .modules import conv_layers
 from .plotting import to_numpy_image
 from .representation import cumulative_positions, layer_gradcams
@@ -132,7 +133,6 @@ def layer_explorer(model, images: torch.Tensor, targets=None, k: int = 8) -> Lay
     return LayerExplorer(model, images, targets, k)
 
 
-
 class ExplanationExplorer(LayerExplorer):
     """Pick an image, a method and a layer: :func:`explanation_view` of the choice.
 
@@ -145,8 +145,7 @@ class ExplanationExplorer(LayerExplorer):
         if not explainers:
             raise ValueError("give at least one explainer: {name: explainer}")
         self.model, self.explainers, self.method_maps = model, dict(explainers), {}
-        with torch.no_grad():
-            self.predicted = model(images).argmax(1)
+        self.predicted = predict(model, images).argmax(1)
         self.targets = self.predicted if targets is None else torch.as_tensor(targets)
         self.class_names = class_names
         self.method = widgets.Dropdown(options=list(self.explainers), description="method")

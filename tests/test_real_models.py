@@ -154,3 +154,9 @@ def test_resize_keeps_the_range_and_leaves_same_size_alone():
     assert xg.maps.resize(maps, 50) is maps
     small = xg.maps.resize(maps, 17)
     assert small.shape == (2, 5, 17, 17) and small.min() >= 0 and small.max() <= 1
+
+
+def test_the_transform_is_not_a_child_module(wrapped_and_bare):
+    wrapped, bare, _ = wrapped_and_bare
+    assert len(list(wrapped.children())) == len(list(bare.children()))
+    assert wrapped.state_dict().keys() == bare.state_dict().keys()

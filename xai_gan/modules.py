@@ -77,8 +77,10 @@ def follows_model(fn):
 class InputTransform(nn.Module):
     """Per-channel ``(x - mean) / std``: the normalisation a model's weights expect.
 
-    Attached by :func:`set_input_transform`; its buffers follow the model across devices
-    but are not part of its ``state_dict`` (the checkpoint's spec records mean and std).
+    Attached by :func:`set_input_transform` as a plain attribute, not a child module, so
+    ``model.children()`` and ``state_dict()`` stay those of the bare model (the idiom
+    ``nn.Sequential(*list(model.children())[:-1])`` still drops the head); the checkpoint's
+    spec records mean and std. Its tensors go to the input's device on each call.
     """
 
     def __init__(self, mean, std):
@@ -90,11 +92,15 @@ class InputTransform(nn.Module):
         self.active = True
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return (images - self.mean.to(images.dtype)) / self.std.to(images.dtype)
+        return (images - self._stat(self.mean, images)) / self._stat(self.std, images)
 
     def inverse(self, inputs: torch.Tensor) -> torch.Tensor:
         """The [0, 1] images that :meth:`forward` turned into ``inputs``."""
-        return inputs * self.std.to(inputs.dtype) + self.mean.to(inputs.dtype)
+        return inputs * self._stat(self.std, inputs) + self._stat(self.mean, inputs)
+
+    @staticmethod
+    def _stat(value: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        return value.to(like.device, like.dtype)
 
     def extra_repr(self) -> str:
         return f"mean={self.mean.flatten().tolist()}, std={self.std.flatten().tolist()}"
@@ -112,7 +118,7 @@ def set_input_transform(model: nn.Module, mean, std) -> nn.Module:
     dataset, store and explainer of the package."""
     if hasattr(model, "xai_gan_input"):
         raise ValueError("the model already has an input transform")
-    model.xai_gan_input = InputTransform(mean, std)
+    object.__setattr__(model, "xai_gan_input", InputTransform(mean, std))  # not a child
     model.register_forward_pre_hook(_transform_input)
     return model
 

@@ -4,6 +4,7 @@ from torch.utils.data import default_collate
 
 import xai_gan as xg
 from xai_gan.explainers.lrp import batchnorm_pairs
+from xai_gan.hooks import activations_and_gradients
 from xai_gan.maps import gaussian_blur, minmax, otsu_threshold
 
 METHODS = ["gradcam", "gradcam++", "xgradcam", "layercam", "eigencam", "scorecam", "lrp",
@@ -52,10 +53,12 @@ def test_shape_range_determinism_and_clean_model(name, tiny):
 @pytest.mark.parametrize("arch", ["resnet18", "vgg11", "densenet121", "mobilenet_v3_small"])
 def test_every_method_runs_on_torchvision_models(arch):
     model = xg.classifiers.build(f"torchvision:{arch}", 6, seed=0).eval()
-    images = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    # 64 px: at 32 px these models' last maps are 1 x 1, which the explainers refuse
+    images = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
     for name in METHODS:
         heat = xg.explainers.get(name, **FAST.get(name, {}))(model, images)
-        assert heat.shape == (1, 32, 32) and 0 <= heat.min() and heat.max() <= 1, name
+        assert heat.shape == (1, 64, 64) and 0 <= heat.min() and heat.max() <= 1, name
+        assert heat.amax() > heat.amin(), f"{name}: a constant map"
 
 
 def test_energy_based_pointing_game_beats_a_uniform_map(shapes_cnn):
@@ -144,3 +147,138 @@ def test_ops():
     assert minmax(torch.full((2, 4, 4), 3.0)).abs().max() == 0
     scaled = minmax(torch.rand(2, 5, 5))
     assert scaled.amin((1, 2)).eq(0).all() and scaled.amax((1, 2)).eq(1).all()
+
+
+# Issue 14, item 6: every explainer on every torchvision family gives a usable map or refuses.
+
+def usable(heat):
+    """(B,) bool: finite and not constant."""
+    flat = heat.flatten(1)
+    return torch.isfinite(flat).all(1) & (flat.amax(1) - flat.amin(1) > 1e-6)
+
+
+def seeded_images(count, size):
+    return torch.rand(count, 3, size, size, generator=torch.Generator().manual_seed(0))
+
+
+@pytest.mark.parametrize("arch", ["efficientnet_b0", "mobilenet_v3_large", "convnext_tiny"])
+def test_lrp_conserves_relevance_through_gates_skips_and_layer_norms(arch):
+    """Random-init EfficientNet-B0's activations fall to ~1e-13, and zennit's fixed 1e-6
+    stabiliser let relevance underflow to exactly 0 (an all-zero map, no error);
+    MobileNetV3's relevance fell to ~1e-18 and ConvNeXt's to ~1e-9 (skip sums copied to both
+    branches, gates and layer scales scaling it, LayerNorm's gradient removing it). One unit
+    of relevance enters at the target logit; about one must reach the input (some is lost
+    where no input contributes positively)."""
+    model = xg.classifiers.build(f"torchvision:{arch}", 10, seed=0).eval()
+    images = seeded_images(2, 64)
+    targets = torch.tensor([0, 3])
+    lrp = xg.explainers.get("lrp")
+    with torch.no_grad():
+        before = model(images)
+    total = lrp.relevance(model, images, targets).sum((1, 2, 3))
+    assert ((total > 0.7) & (total < 1.3)).all(), total
+    assert usable(lrp(model, images, targets)).all()
+    with torch.no_grad():  # the canonizers' forwards and merged batch norms are undone
+        torch.testing.assert_close(model(images), before)
+
+
+def test_gradcam_lrp_hybrid_is_not_all_zero_on_efficientnet():
+    model = xg.classifiers.build("torchvision:efficientnet_b0", 10, seed=0).eval()
+    heat = xg.explainers.get("gradcam-lrp")(model, seeded_images(2, 64))
+    assert usable(heat).all()
+
+
+def test_lrp_refuses_when_no_relevance_reaches_the_input():
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten(),
+                                torch.nn.LazyLinear(3))
+    model(seeded_images(1, 16))
+    with torch.no_grad():
+        model[2].weight.zero_()  # nothing flows back from the logits
+    with pytest.raises(ValueError, match="no relevance reached the input for 2 of 2 images"):
+        xg.explainers.get("lrp")(model, seeded_images(2, 16), torch.tensor([0, 1]))
+
+
+@pytest.fixture(scope="module")
+def inception():
+    return xg.classifiers.build("torchvision:inception_v3", 10, seed=0).eval()
+
+
+@pytest.mark.parametrize("name", ["gradcam", "eigencam", "scorecam", "gfi", "gradcam-lrp"])
+def test_single_pixel_layers_are_refused_not_returned_as_zero_maps(name, inception):
+    """At 96 px inception_v3's last layers are 1x1: the maps were silently all zero."""
+    with pytest.raises(ValueError, match="1x1 output for 96x96 px images"):
+        xg.explainers.get(name, **FAST.get(name, {}))(inception, seeded_images(1, 96))
+
+
+def one_pixel_head(size=32):
+    """A conv, then a conv whose output is a single pixel, then a dense layer."""
+    torch.manual_seed(0)
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(8, 8, size // 2), torch.nn.ReLU(), torch.nn.Flatten(),
+        torch.nn.Linear(8, 3)).eval()
+
+
+def test_sise_skips_single_pixel_layers_instead_of_fusing_them():
+    """A 1x1 layer's masks are constant: its layer map was flat (and then zeroed the fused map)
+    or float noise scaled up to [0, 1]. Now the map is that of the other layer alone."""
+    model, images = one_pixel_head(), seeded_images(3, 32)
+    sise = xg.explainers.get("sise")
+    heat = sise(model, images)
+    _, activations, gradients, targets = activations_and_gradients(model, images)
+    for b in range(len(images)):
+        first_layer = sise._layer_map(model, images[b], int(targets[b]), activations[0][b],
+                                      gradients[0][b])
+        torch.testing.assert_close(heat[b], first_layer)
+    only_one_pixel = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 32), torch.nn.Flatten(),
+                                         torch.nn.Linear(4, 3))
+    with pytest.raises(ValueError, match="single-pixel output for 32x32 px"):
+        sise(only_one_pixel, seeded_images(1, 32))
+
+
+def test_sise_refuses_when_every_masked_image_scores_the_same():
+    """Random-init inception_v3's logits reach 1e11: the softmax gave every masked image
+    probability 1, every layer map was flat, and the map was all zeros."""
+    model = one_pixel_head()
+    with torch.no_grad():
+        model[-1].bias.copy_(torch.tensor([1e9, 0.0, 0.0]))  # class 0 wins, saturated
+    with pytest.raises(ValueError, match="for 3 of 3 images on Sequential every masked image "
+                                         "got the same class probability"):
+        xg.explainers.get("sise")(model, seeded_images(3, 32))
+
+
+def test_scorecam_top_variance_channels(tiny):
+    model, images = tiny
+    full = xg.explainers.get("scorecam")(model, images)
+    channels = xg.classifiers.conv_layers(model)[-1][1].out_channels
+    every = xg.explainers.get("scorecam", max_channels=channels, batch_size=7)(model, images)
+    torch.testing.assert_close(every, full)  # keeping all channels is plain Score-CAM
+    few = xg.explainers.get("scorecam", max_channels=4)(model, images)
+    assert torch.isfinite(few).all() and not torch.allclose(few, full)
+
+
+@pytest.mark.parametrize("name", ["gradcam", "layercam", "lrp", "gradcam-lrp"])
+def test_gradient_explainers_work_under_no_grad(name, tiny):
+    model, images = tiny
+    expected = xg.explainers.get(name)(model, images)
+    with torch.no_grad():
+        torch.testing.assert_close(xg.explainers.get(name)(model, images), expected)
+
+
+def test_cam_default_layer_of_torchvision_models_is_the_pooled_feature_block():
+    """DenseNet's last conv is one 32-channel branch of the 1024 channels its head reads: at
+    224 px Grad-CAM on it gave all-zero maps for every one of these random-init images."""
+    from xai_gan.explainers.cam import feature_maps_layer
+
+    densenet = xg.classifiers.build("torchvision:densenet121", 10, seed=0).eval()
+    inception = xg.classifiers.build("torchvision:inception_v3", 10, seed=0)
+    resnet = xg.classifiers.build("torchvision:resnet18", 10, seed=0)
+    assert feature_maps_layer(densenet) is densenet.features
+    assert feature_maps_layer(inception) is inception.Mixed_7c
+    assert feature_maps_layer(resnet) is resnet.layer4
+    vgg = xg.classifiers.build("torchvision:vgg11", 10, seed=0)
+    assert feature_maps_layer(vgg) is vgg.features[-2]  # the last ReLU, not the max-pool
+    assert feature_maps_layer(xg.classifiers.build("vgg", 6, seed=0)) is None  # the zoo's
+    noise = torch.rand(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    smooth = minmax(gaussian_blur(noise, 14.0))  # blobs, as benchmarks/families.py uses
+    assert usable(xg.explainers.get("gradcam")(densenet, smooth)).all()

@@ -132,7 +132,7 @@ def test_training_learns_the_target_and_writes_checkpoints(tmp_path):
     assert {"train_d", "train_g_adv", "train_l1", "val_ssim"} <= set(h.columns)
     assert (tmp_path / "gan" / "history.csv").exists()
     state = xg.io.load_torch(result.best_path)
-    assert state["k"] == 4 and state["image_size"] == 16 and state["spec"]["name"] == "msft"
+    assert state["k"] == 4 and state["map_size"] == 16 and state["spec"]["name"] == "msft"
     assert state["val"]["val_pearson"] == pytest.approx(h.val_pearson.max())
 
 
@@ -201,8 +201,10 @@ def test_gan_explainer_from_checkpoint_runs_and_refuses_misfits(trained_explaine
     direct = explain.generator(images, conditions)[:, 0]
     direct = direct / direct.amax((1, 2), keepdim=True)
     torch.testing.assert_close(heat, direct, atol=2e-3, rtol=0)
-    with pytest.raises(ValueError, match="32 x 32 images; these are 64 x 64"):
-        explain(model, torch.rand(1, 3, 64, 64))
+    # other image sizes: the CNN runs at theirs, the map comes back at theirs
+    assert explain(model, xg.maps.resize(images, 64)).shape == (3, 64, 64)
+    with pytest.raises(ValueError, match="trained on 3-channel images; these have 1"):
+        explain(model, images[:, :1], 0)
     with pytest.raises(ValueError, match="k = 4, not k = 8"):
         xg.gan.GANExplainer.from_checkpoint(path, k=8)
     with pytest.raises(ValueError, match="trained generator"):

@@ -42,6 +42,18 @@ def get(name: str, **options) -> "Explainer":
                          ) from None
 
 
+def refuse_single_pixel(method: str, model: nn.Module, what: str, output: torch.Tensor,
+                        images: torch.Tensor) -> None:
+    """Raise ``ValueError`` when ``what`` (a layer's ``output``) is one pixel: every map built
+    from it would be constant, which is never a silent answer here."""
+    if output.shape[-2:].numel() < 2:
+        raise ValueError(
+            f"{method}: the {what} of {type(model).__name__} has a "
+            f"{'x'.join(map(str, output.shape[-2:]))} output for "
+            f"{images.shape[-2]}x{images.shape[-1]} px images, so every map would be "
+            f"constant; use larger images or an earlier {what.replace(' ', '_')}")
+
+
 class Explainer:
     """Base class: validates input, picks targets, normalises; subclasses override ``explain``.
 

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from ..modules import conv_layers, resolve_layers, temporary_hooks
-from .base import Explainer, register
+from .base import Explainer, refuse_single_pixel, register
 from ..maps import gaussian_blur, minmax
 
 
@@ -24,6 +24,9 @@ class GuidedFeatureInversion(Explainer):
     the mask is min-max scaled, so only their ratios matter, and with Adam's sign-like steps
     the L1 terms could otherwise drive every weight to exactly 0, leaving an all-zero mask
     with no gradient to recover from.
+
+    Raises ValueError when the mask layer's output is a single pixel (the mask would be
+    constant, and min-max scaling makes it all zeros).
 
     Cost per image: 1 forward for the reference features; stage 1: a forward and a backward
     (down from the feature layer) per step; stage 2: two forwards (composite and complement)
@@ -58,6 +61,7 @@ class GuidedFeatureInversion(Explainer):
         with torch.no_grad():
             model(images)
             mask_features, target_features = captured["mask"], captured["features"]
+        refuse_single_pixel("gfi", model, "mask layer", mask_features, images)
         blurred = gaussian_blur(images, self.blur_sigma or images.shape[-1] / 20)
         weights = torch.full(mask_features.shape[:2], 0.1, device=images.device,
                              requires_grad=True)

@@ -1,11 +1,14 @@
 """Layer-wise Relevance Propagation through zennit."""
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import nn
 from zennit.attribution import Gradient
-from zennit.canonizers import NamedMergeBatchNorm
+from zennit.canonizers import AttributeCanonizer, NamedMergeBatchNorm
 from zennit.composites import EpsilonPlusFlat
+from zennit.layer import Sum
+from zennit.rules import Pass
 from zennit.torchvision import ResNetCanonizer
 
 from .base import Explainer, register
@@ -36,21 +39,123 @@ def batchnorm_pairs(model: nn.Module) -> list[tuple[tuple[str], str]]:
     return pairs
 
 
+class _Gate(torch.autograd.Function):
+    """``signal * gate`` forward; backward hands all relevance to the signal, none to the gate.
+    Call it as :func:`_gated`.
+
+    The gate (a squeeze-excitation scale, ConvNeXt's layer scale) is a per-channel weight: the
+    epsilon rule on ``z = gate * signal`` gives the signal ``z / z``, all, of the relevance. A
+    plain gradient would instead scale relevance by the gate (1e-6 for a fresh ConvNeXt) and
+    leak ``relevance * signal`` into the gate's branch.
+    """
+
+    @staticmethod
+    def forward(ctx, signal, gate):
+        return signal * gate
+
+    @staticmethod
+    def backward(ctx, relevance):
+        return relevance, None
+
+
+def _gated(signal, gate):
+    # The gate is detached so that its branch leaves the backward graph: zennit's rule hooks
+    # on the squeeze-excitation convolutions would otherwise fire with no relevance (None).
+    return _Gate.apply(signal, gate.detach())
+
+
+def _residual_forward(self, input):
+    """MBConv, FusedMBConv (EfficientNet) and InvertedResidual (MobileNet): the skip sum through
+    a zennit ``Sum`` module, so relevance is split between the branches (Norm rule) rather than
+    copied to both, as the gradient of ``+=`` would."""
+    result = self.block(input)
+    if not self.use_res_connect:
+        return result
+    result = getattr(self, "stochastic_depth", nn.Identity())(result)  # identity in eval
+    return self.canonizer_sum(torch.stack([input, result], -1))
+
+
+def _cnblock_forward(self, input):
+    """ConvNeXt's block: layer scale as a gate, skip sum through ``Sum``."""
+    result = self.stochastic_depth(_gated(self.block(input), self.layer_scale))
+    return self.canonizer_sum(torch.stack([input, result], -1))
+
+
+def _squeeze_excitation_forward(self, input):
+    return _gated(input, self._scale(input))
+
+
+def _block_canonizer(kinds: tuple, forward, skip_sum: bool) -> AttributeCanonizer:
+    """A zennit canonizer swapping ``forward`` in for every module of ``kinds`` (and adding
+    the ``canonizer_sum`` module it calls)."""
+    def attributes(name, module):
+        if not isinstance(module, kinds):
+            return None
+        return {"forward": forward.__get__(module),
+                **({"canonizer_sum": Sum()} if skip_sum else {})}
+    return AttributeCanonizer(attributes)
+
+
 def canonizers_for(model: nn.Module) -> list:
-    """zennit canonizers: ResNet's (BN merge and a hookable skip sum) for torchvision ResNets,
-    the verified batch-norm merges of :func:`batchnorm_pairs` otherwise."""
+    """zennit canonizers for ``model``.
+
+    ResNets: zennit's ResNet canonizer (BN merge and a hookable skip sum). Other models: the
+    verified batch-norm merges of :func:`batchnorm_pairs`, plus, for torchvision's
+    EfficientNet, MobileNetV3 and ConvNeXt blocks, hookable skip sums and squeeze-excitation /
+    layer-scale gates that pass relevance to the signal (see :class:`_Gate`).
+    """
     import torchvision
+    from torchvision.models.convnext import CNBlock
+    from torchvision.models.efficientnet import FusedMBConv, MBConv
+    from torchvision.models.mobilenetv3 import InvertedResidual
+    from torchvision.ops.misc import SqueezeExcitation
 
     if isinstance(model, torchvision.models.ResNet):
         return [ResNetCanonizer()]
     pairs = batchnorm_pairs(model)
-    return [NamedMergeBatchNorm(pairs)] if pairs else []
+    return ([NamedMergeBatchNorm(pairs)] if pairs else []) + [
+        _block_canonizer((MBConv, FusedMBConv, InvertedResidual), _residual_forward, True),
+        _block_canonizer((CNBlock,), _cnblock_forward, True),
+        _block_canonizer((SqueezeExcitation,), _squeeze_excitation_forward, False)]
+
+
+def relative_stabilizer(epsilon: float):
+    """zennit stabilizer adding ``epsilon`` times the RMS of each image's layer output to the
+    denominators (with their sign).
+
+    zennit's default adds a fixed 1e-6. Where activations are far below 1 (a random-init
+    EfficientNet-B0's fall ~50x per stage to 1e-13 at the logits) that fixed term swamps
+    ``z`` and every layer shrinks relevance by ``z / 1e-6`` until it underflows to exactly 0.
+    Scaled to the layer, the rules do not depend on the activations' scale. The floor (the
+    smallest normal float) keeps an all-zero layer from dividing by zero.
+    """
+    def stabilise(z):
+        rms = z.detach().pow(2).flatten(1).mean(1).sqrt()
+        shift = (epsilon * rms).clamp_min(torch.finfo(z.dtype).tiny)
+        return z + ((z == 0).to(z) + z.sign()) * shift.view(-1, *[1] * (z.dim() - 1))
+    return stabilise
 
 
 @register("lrp")
 class LRP(Explainer):
     """LRP with zennit's EpsilonPlusFlat composite (flat rule on the first layer, z+ on the other
     convolutions, epsilon on dense layers), relevance summed over colour channels, positive part.
+
+    Normalisation layers that are not merged into the layer before them (batch norm before a
+    convolution, as in DenseNet; LayerNorm in ConvNeXt) pass relevance through unchanged, as
+    zennit does for batch norm. Activations (ReLU, SiLU, GELU, hard-swish) pass it through too.
+
+    Parameters
+    ----------
+    epsilon : float
+        Stabiliser of every rule, relative to the RMS of the layer's output for each image
+        (:func:`relative_stabilizer`).
+
+    Raises
+    ------
+    ValueError
+        When the relevance reaching the input is exactly zero for an image: it vanished on
+        the way down (an operation the rules do not cover), so there is no map to return.
 
     Cost per image: 1 forward + 1 (modified) backward. Skip additions that are not modules
     (the zoo's residual blocks) pass relevance on as a plain gradient does.
@@ -59,9 +164,26 @@ class LRP(Explainer):
     def __init__(self, epsilon: float = 1e-6):
         self.epsilon = epsilon
 
-    def explain(self, model, images, targets):
-        composite = EpsilonPlusFlat(epsilon=self.epsilon, canonizers=canonizers_for(model))
-        with Gradient(model=model, composite=composite) as attributor:
+    def relevance(self, model: nn.Module, images: torch.Tensor,
+                  targets: torch.Tensor) -> torch.Tensor:
+        """Raw (B, C, H, W) input relevance; one unit enters at each target logit, so each
+        image's sum is near 1 where the rules conserve relevance (biases absorb some)."""
+        stabilizer = relative_stabilizer(self.epsilon)
+        composite = EpsilonPlusFlat(epsilon=stabilizer, stabilizer=stabilizer,
+                                    layer_map=[(nn.LayerNorm, Pass())],
+                                    canonizers=canonizers_for(model))
+        # zennit needs a graph even when the caller runs under torch.no_grad.
+        with torch.enable_grad(), Gradient(model=model, composite=composite) as attributor:
             _, relevance = attributor(images.detach().requires_grad_(True),
                                       lambda out: F.one_hot(targets, out.shape[1]).to(out))
+        return relevance
+
+    def explain(self, model, images, targets):
+        relevance = self.relevance(model, images, targets)
+        vanished = (relevance.flatten(1) == 0).all(1)
+        if vanished.any():
+            raise ValueError(
+                f"LRP: no relevance reached the input for {int(vanished.sum())} of "
+                f"{len(images)} images on {type(model).__name__}; it vanished in a layer or "
+                f"operation the zennit rules here do not cover")
         return relevance.sum(1).clamp_min(0)

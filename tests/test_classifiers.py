@@ -3,7 +3,6 @@ import torch
 from torch import nn
 
 import xai_gan as xg
-from xai_gan import classifiers
 from xai_gan.zoo import ZOO
 
 TORCHVISION = {  # name: (conv layers in eval-mode forward order, first, last)

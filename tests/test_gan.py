@@ -157,7 +157,7 @@ def test_l1_only_training_has_no_discriminator(tmp_path):
 
 def test_an_interrupted_run_resumes_to_the_same_result(tmp_path, interrupting):
     config = small_config(tmp_path / "a", epochs=3)
-    whole = train(ToyStore(32), ToyStore(8, seed=1), config)
+    train(ToyStore(32), ToyStore(8, seed=1), config)
     resumed_config = small_config(tmp_path / "b", epochs=3)
     with pytest.raises(KeyboardInterrupt):  # killed during the second epoch
         train(interrupting(ToyStore(32), after=32 + 12), ToyStore(8, seed=1), resumed_config)

@@ -42,6 +42,11 @@ def get(name: str, **options) -> "Explainer":
                          ) from None
 
 
+class ZeroMapWarning(UserWarning):
+    """An explainer gave all-zero maps: a real answer more often than not, never a silent one.
+    Callers that expect them (a randomised model, a method used inside another) filter it."""
+
+
 def refuse_single_pixel(method: str, model: nn.Module, what: str, output: torch.Tensor,
                         images: torch.Tensor) -> None:
     """Raise ``ValueError`` when ``what`` (a layer's ``output``) is one pixel: every map built
@@ -99,5 +104,5 @@ class Explainer:
         if (peak == 0).any():  # one message per method and model: shown once, not per batch
             warnings.warn(f"{self.name} gave all-zero maps on {type(model).__name__}: no "
                           f"positive evidence for the explained class in some images",
-                          stacklevel=3)  # the caller of the explainer
+                          ZeroMapWarning, stacklevel=3)  # the caller of the explainer
         return heat / torch.where(peak > 0, peak, 1)

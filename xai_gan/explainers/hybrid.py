@@ -1,7 +1,9 @@
 """GradCAM x LRP hybrid (Dhore et al., arXiv 2405.12175)."""
 from __future__ import annotations
 
-from .base import Explainer, get, register
+import warnings
+
+from .base import Explainer, ZeroMapWarning, get, register
 from ..maps import gaussian_blur
 
 
@@ -21,8 +23,10 @@ class GradCAMLRP(Explainer):
         self.threshold, self.sigma, self.cam = threshold, sigma, cam
 
     def explain(self, model, images, targets):
-        cam = get(self.cam)(model, images, targets)
+        with warnings.catch_warnings():  # a zero part is reported once, for the product
+            warnings.simplefilter("ignore", ZeroMapWarning)
+            cam = get(self.cam)(model, images, targets)
+            relevance = get("lrp")(model, images, targets)
         cam = cam * (cam >= self.threshold)
-        relevance = get("lrp")(model, images, targets)
         sigma = self.sigma if self.sigma is not None else images.shape[-1] / 32
         return gaussian_blur((cam * relevance)[:, None], sigma)[:, 0]

@@ -71,20 +71,27 @@ class RunConfig:
                              choices=gan.available(), group="gan")
     preset: str = setting(_GAN.preset, "generator size", choices=["tiny", "paper"],
                           group="gan")
+    inputs: str = setting("both", "what the generator reads: both, or only the image or only "
+                          "the conditions (the other zeroed: the ablation that measures what "
+                          "each contributes)", choices=list(gan.INPUTS), group="gan")
     gan_epochs: int | None = setting(None, "GAN epochs (default: the profile's)", group="gan")
     distributed: bool = setting(False, "train the GAN with DistributedDataParallel over "
                                 "torchrun's processes (torchrun --nproc_per_node N -m xai_gan "
                                 "train-gan --distributed)", group="gan")
     gan_seconds: float | None = setting(
         None, "GAN training budget in seconds (default: the profile's)", group="gan")
+    objective: str = setting(_GAN.objective, "what the generator learns: distil (the "
+                             "teacher's map), faithful (deletion and insertion through the "
+                             "frozen CNN, no teacher) or both", choices=list(gan.OBJECTIVES),
+                             group="gan")
     l1_weight: float = setting(_GAN.l1_weight, "weight of the L1 loss to the teacher map",
                                group="gan")
     adversarial_weight: float = setting(_GAN.adversarial_weight, "0: L1 only", group="gan")
     gan_loss: str = setting(_GAN.gan_loss, "adversarial loss", choices=list(gan.LOSSES),
                             group="gan")
     faithfulness_weight: float = setting(
-        _GAN.faithfulness_weight, "learned GFI objective through the frozen CNN (0: off)",
-        group="gan")
+        _GAN.faithfulness_weight, "weight of the faithfulness objective (objective faithful or "
+        "both)", group="gan")
     methods: list[str] | None = setting(
         None, f"explainers (default: all of {explainers.baselines()}, and gan when the run has "
         "a trained GAN); gan:<tag> names the GAN in gan/<tag>/ of the run, to compare several",
@@ -152,11 +159,14 @@ class RunConfig:
     def gan_dir(self) -> Path:
         """One GAN per generator, preset, teacher, CNNs trained on and loss set-up."""
         models = "+".join(m.replace(":", "_") for m in self.models)
-        tag = f"{self.generator}-{self.preset}-{self.teacher}-{models}"
-        if self.adversarial_weight == 0:
+        reads = "" if self.inputs == "both" else f"-{self.inputs}-only"
+        tag = f"{self.generator}{reads}-{self.preset}-{self.teacher}-{models}"
+        if self.adversarial_weight == 0 and self.objective != "faithful":
             tag += "-l1only"
-        if self.faithfulness_weight > 0:
-            tag += f"-faith{self.faithfulness_weight:g}"
+        if self.objective != "distil":
+            tag += f"-{self.objective}"
+            if self.faithfulness_weight != _GAN.faithfulness_weight:
+                tag += f"{self.faithfulness_weight:g}"
         return self.run_dir / "gan" / tag
 
     def gan_checkpoint(self, name: str) -> Path | None:

@@ -113,16 +113,18 @@ def train_gan(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
     train_store = store.combine([config.store_dir(m, "train") for m in config.models])
     val_store = store.combine([config.store_dir(m, "val") for m in config.models])
     classifier = None
-    if config.faithfulness_weight > 0:
+    if config.objective != "distil":
         if len(config.models) > 1:
-            raise ValueError("the faithfulness term runs the CNN that made each map: train it "
-                             "with one --models entry")
+            raise ValueError(f"the {config.objective} objective runs the CNN that made each "
+                             "map: train it with one --models entry")
         classifier = str(config.checkpoint(config.models[0]))
     result = gan.train(train_store, val_store, gan.TrainConfig(
         out_dir=config.gan_dir, generator=config.generator, preset=config.preset,
+        generator_options={} if config.inputs == "both" else {"inputs": config.inputs},
         epochs=config.gan_epochs, max_seconds=config.gan_seconds, l1_weight=config.l1_weight,
         adversarial_weight=config.adversarial_weight, gan_loss=config.gan_loss,
-        faithfulness_weight=config.faithfulness_weight, classifier=classifier,
+        objective=config.objective, faithfulness_weight=config.faithfulness_weight,
+        classifier=classifier,
         seed=config.seed, device=config.device, distributed=config.distributed))
     return result.history
 

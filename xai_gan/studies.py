@@ -102,7 +102,7 @@ def other_dataset_config(config: RunConfig, channels: int) -> RunConfig:
         dataset=config.other_dataset, data_root=None, channels=channels,
         models=config.models[:1], epochs=None, n_train=config.study_n_train,
         n_eval=config.study_n, gan_epochs=None, gan_seconds=config.study_seconds,
-        faithfulness_weight=0.0, methods=None, metrics=None, n_explain=None,
+        objective="distil", methods=None, metrics=None, n_explain=None,
         checkpoint_path=None, studies=[])
 
 

@@ -1,4 +1,5 @@
-"""The SFT-cGAN as an explainer: the CNN's representation in, a trained generator's map out.
+"""The SFT-cGAN as an explainer: the CNN's representation in, a trained generator's map out;
+and ``copy``, its input's first map returned as it is: the baseline it must beat.
 
 Registered as ``gan`` in :mod:`xai_gan.explainers` when :mod:`xai_gan.gan` is imported (the
 explainers come first in the package's import order, and know nothing of the GAN).
@@ -66,3 +67,17 @@ class GANExplainer(Explainer):
         with torch.no_grad():
             heat = self.generator(resize(pixels, self.map_size), conditions)[:, 0]
         return resize(heat, images.shape[-1])
+
+
+@register("copy")
+class CopyExplainer(Explainer):
+    """The baseline every learned explainer must beat: condition map 0 of the CNN
+    representation (the deepest conv layer's Grad-CAM), returned as it is.
+
+    A generator that draws no better than this has learned nothing its input did not hold.
+    It costs what the GAN's representation costs (one forward and one backward pass): the
+    GAN's cost minus its generator.
+    """
+
+    def explain(self, model, images, targets):
+        return layer_gradcams(model, images, targets)[:, -1]

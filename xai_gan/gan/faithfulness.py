@@ -1,7 +1,12 @@
-"""The optional faithfulness term: Guided Feature Inversion's objective, learned once.
+"""The faithfulness objective: what the deletion and insertion metrics score, made
+differentiable and learned once.
 
-Through the frozen classifier, the generated map used as a soft mask must keep the class
-(``image * m + blurred * (1 - m)``), its complement must lose it, and the mask must stay small.
+For each fraction ``f``, the map's top ``f`` of pixels (a soft mask: a sigmoid around the
+map's own ``1 - f`` quantile) is deleted from the image (replaced by a blurred copy: the
+class probability should fall) or kept alone on the blurred copy (it should stay). Averaged
+over fractions, that is the deletion curve minus the insertion curve, sampled. The region
+sizes are fixed by the fractions, so no area penalty is needed: the map can only win by
+ordering pixels as the frozen CNN uses them.
 """
 from __future__ import annotations
 
@@ -10,19 +15,38 @@ from torch import nn
 
 from ..maps import gaussian_blur
 
+FRACTIONS = (0.1, 0.3, 0.5)
+
 
 def faithfulness_loss(classifier: nn.Module, images: torch.Tensor, heat: torch.Tensor,
-                      classes: torch.Tensor, area_weight: float = 1.0,
-                      sigma: float | None = None) -> torch.Tensor:
-    """``(1 - p(keep)) + p(remove) + area_weight * mean(m)``, p the class probability.
+                      classes: torch.Tensor, fractions=FRACTIONS, temperature: float = 0.5,
+                      saturation_weight: float = 0.05, sigma: float | None = None
+                      ) -> torch.Tensor:
+    """``mean over f of p(delete top f) - p(keep top f)``, p the class probability: in
+    [-1, 1], lower is better.
 
-    ``heat`` is (B, 1, H, W) in [0, 1]; ``classes`` the classes to keep (the CNN's predictions).
-    The classifier should be frozen and in eval mode; gradients reach ``heat`` through it.
+    ``heat`` is (B, 1, H, W) in [0, 1]; ``classes`` the classes to explain (the CNN's
+    predictions). ``temperature`` is the soft mask's width, in standard deviations of each
+    map. The classifier
+    should be frozen and in eval mode; gradients reach ``heat`` through it.
     """
     blurred = gaussian_blur(images, sigma if sigma is not None else images.shape[-1] / 8)
-    keep = images * heat + blurred * (1 - heat)
-    remove = images * (1 - heat) + blurred * heat
-    probs = classifier(torch.cat([keep, remove])).float().softmax(1)
-    p = probs.gather(1, classes.repeat(2)[:, None])[:, 0]
-    p_keep, p_remove = p.chunk(2)
-    return (1 - p_keep).mean() + p_remove.mean() + area_weight * heat.float().mean()
+    flat = heat.flatten(1).float()
+    thresholds = torch.quantile(flat.detach(), torch.tensor([1 - f for f in fractions],
+                                                            device=heat.device), dim=1)
+    # the width follows each map's spread: only the order of the pixels counts, so a map
+    # cannot escape the objective by flattening or saturating
+    width = temperature * flat.std(1).detach().clamp_min(1e-4)[:, None, None, None]
+    top = torch.sigmoid((heat.float()[None] - thresholds[..., None, None, None])
+                        / width)  # (F, B, 1, H, W): ~1 on each fraction's top pixels
+    deleted = images * (1 - top) + blurred * top
+    kept = images * top + blurred * (1 - top)
+    batch = torch.cat([deleted, kept]).flatten(0, 1)
+    probs = classifier(batch).float().softmax(1)
+    p = probs.gather(1, classes.repeat(2 * len(fractions))[:, None])[:, 0]
+    p_deleted, p_kept = p.view(2, len(fractions), -1)
+    # a barrier on the generator's logits, -log h - log(1 - h): sharper maps help the soft
+    # masks, and without it the sigmoid saturates into a flat map that no gradient leaves
+    h = heat.float().clamp(1e-6, 1 - 1e-6)
+    barrier = -(h.log() + (1 - h).log()).mean()
+    return (p_deleted - p_kept).mean() + saturation_weight * barrier

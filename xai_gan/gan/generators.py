@@ -6,6 +6,11 @@
   map separately, map i feeding the i-th SFT block, plain residual blocks in between.
 - ``msft``: ours, a multi-scale encoder-decoder with SFT at 64, 32 and 16 px and the condition
   network run at half resolution; a fraction of GSFT's FLOPs for the same job.
+- ``linear``: a baseline, not a GAN: a learned 1x1 combination of the k condition maps (the
+  image is not read). What any generator must beat to show that it adds something.
+
+``inputs="image"`` or ``"conditions"`` zeroes the other input of any generator: the ablation
+that measures what the CNN representation (or the image) contributes.
 
 Presets: ``paper`` (the published depth and width, for 64 px and a GPU) and ``tiny`` (trains
 on a 2-core CPU). Keyword arguments override a preset's entries.
@@ -28,7 +33,9 @@ PRESETS = {
              "tiny": dict(width=16, cond_width=32, cond_channels=16)},
     "msft": {"paper": dict(width=32, cond_width=64, cond_channels=32),
              "tiny": dict(width=16, cond_width=32, cond_channels=16)},
+    "linear": {"paper": {}, "tiny": {}},
 }
+INPUTS = ("both", "image", "conditions")
 
 
 class GSFTGenerator(nn.Module):
@@ -120,7 +127,32 @@ class MSFTGenerator(nn.Module):
         return torch.sigmoid(self.out(torch.cat([d0, conditions], 1)))
 
 
-GENERATORS = {"gsft": GSFTGenerator, "lsft": LSFTGenerator, "msft": MSFTGenerator}
+class LinearGenerator(nn.Module):
+    """``sigmoid(w . conditions + b)`` per pixel; starts as the mean condition map, like MSFT's
+    direct path."""
+
+    def __init__(self, k: int, image_channels: int = 3):
+        super().__init__()
+        self.mix = nn.Conv2d(k, 1, 1)
+        with torch.no_grad():
+            self.mix.weight.fill_(4.0 / k)
+            self.mix.bias.fill_(-2.0)
+
+    def forward(self, image: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.mix(conditions))
+
+
+GENERATORS = {"gsft": GSFTGenerator, "lsft": LSFTGenerator, "msft": MSFTGenerator,
+              "linear": LinearGenerator}
+
+
+def _zero_input(which: int):
+    """A forward pre-hook that zeroes argument ``which`` (0 the image, 1 the conditions)."""
+    def hook(module, args):
+        args = list(args)
+        args[which] = torch.zeros_like(args[which])
+        return tuple(args)
+    return hook
 
 
 def available() -> list[str]:
@@ -128,11 +160,15 @@ def available() -> list[str]:
 
 
 def build_generator(name: str, k: int = 8, preset: str = "tiny", image_channels: int = 3,
-                    seed: int | None = 0, **overrides) -> nn.Module:
+                    seed: int | None = 0, inputs: str = "both", **overrides) -> nn.Module:
     """A generator by name and preset; ``overrides`` change preset entries (e.g. ``blocks``).
+    ``inputs`` (``both``, ``image`` or ``conditions``) is what it reads; the other input is
+    zeroed.
 
     The returned module carries ``spec``, everything needed to rebuild it from a checkpoint.
     """
+    if inputs not in INPUTS:
+        raise ValueError(f"unknown inputs {inputs!r}; choose from {INPUTS}")
     if name not in GENERATORS:
         raise ValueError(f"unknown generator {name!r}; choose from {available()}")
     if preset not in PRESETS[name]:
@@ -143,6 +179,8 @@ def build_generator(name: str, k: int = 8, preset: str = "tiny", image_channels:
     options = {**PRESETS[name][preset], **overrides}
     with seeded(seed) if seed is not None else nullcontext():
         generator = GENERATORS[name](k, image_channels, **options)
+    if inputs != "both":
+        generator.register_forward_pre_hook(_zero_input(0 if inputs == "conditions" else 1))
     generator.spec = dict(name=name, k=k, preset=preset, image_channels=image_channels,
-                          **overrides)
+                          **({} if inputs == "both" else {"inputs": inputs}), **overrides)
     return generator

@@ -28,13 +28,17 @@ from .generators import build_generator
 from .losses import GANLoss, set_requires_grad
 # changing these mid-run would make a different run: a checkpoint with others is refused
 RUN_FIELDS = ("generator", "preset", "generator_options", "batch_size", "lr", "beta1",
-              "l1_weight", "adversarial_weight", "gan_loss", "disc_width",
-              "faithfulness_weight", "area_weight", "classifier", "seed")
+              "objective", "l1_weight", "adversarial_weight", "gan_loss", "disc_width",
+              "faithfulness_weight", "classifier", "seed")
+# distil: draw the teacher's map (L1, and the adversarial term unless its weight is 0);
+# faithful: no teacher, the faithfulness objective through the frozen CNN; both: all terms
+OBJECTIVES = ("distil", "faithful", "both")
 
 
 @dataclass
 class TrainConfig:
-    """How to train; ``adversarial_weight=0`` trains with L1 alone (no discriminator)."""
+    """How to train: ``objective`` picks the terms (:data:`OBJECTIVES`), the weights scale
+    them; ``adversarial_weight=0`` distils with L1 alone (no discriminator)."""
 
     out_dir: Path = Path("runs/gan")
     generator: str = "msft"
@@ -44,12 +48,12 @@ class TrainConfig:
     batch_size: int = 32
     lr: float = 2e-4
     beta1: float = 0.5
+    objective: str = "distil"
     l1_weight: float = 100.0
     adversarial_weight: float = 1.0
     gan_loss: str = "bce"
     disc_width: int = 32
-    faithfulness_weight: float = 0.0
-    area_weight: float = 1.0
+    faithfulness_weight: float = 1.0
     classifier: str | None = None  # classifier checkpoint: needed by the faithfulness term
     seed: int = 0
     device: str | None = None
@@ -63,9 +67,19 @@ class TrainConfig:
 
     def __post_init__(self):
         self.out_dir = Path(self.out_dir)
-        if self.faithfulness_weight > 0 and not self.classifier:
-            raise ValueError("the faithfulness term needs the classifier: set classifier= to "
-                             "its checkpoint")
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"unknown objective {self.objective!r}; choose from {OBJECTIVES}")
+        if self.objective != "distil" and not self.classifier:
+            raise ValueError(f"the {self.objective} objective trains through the classifier: "
+                             "set classifier= to its checkpoint")
+
+    @property
+    def uses_teacher(self) -> bool:
+        return self.objective != "faithful"
+
+    @property
+    def uses_classifier(self) -> bool:
+        return self.objective != "distil"
 
 
 @dataclass
@@ -108,19 +122,30 @@ def _teacher(store: Dataset) -> str | None:
 
 
 @torch.no_grad()
-def validate(generator, store: Dataset, batch_size: int = 64, device=None) -> dict:
-    """Mean L1, SSIM and Pearson of the generated maps to the store's teacher maps."""
+def validate(generator, store: Dataset, batch_size: int = 64, device=None,
+             classifier: torch.nn.Module | None = None, input_size: int | None = None) -> dict:
+    """Mean L1, SSIM and Pearson of the generated maps to the store's teacher maps; with a
+    ``classifier``, also the faithfulness loss (run at ``input_size``)."""
     device = device or next(generator.parameters()).device
     scores = {"l1": [], "ssim": [], "pearson": []}
+    faith = []
     with eval_mode(generator):
         for batch in DataLoader(store, batch_size=batch_size):
-            heat = generator(batch["image"].to(device),
-                             batch["conditions"].to(device))[:, 0].float().cpu()
-            teacher_map = batch["teacher_map"]
+            images = batch["image"].to(device)
+            heat = generator(images, batch["conditions"].to(device)).float()
+            if classifier is not None:
+                size = input_size or images.shape[-1]
+                faith.append(len(images) * faithfulness_loss(
+                    classifier, resize(images, size), resize(heat, size),
+                    batch["pred"].to(device)).item())
+            heat, teacher_map = heat[:, 0].cpu(), batch["teacher_map"]
             scores["l1"].append(mae(heat, teacher_map))
             scores["ssim"].append(ssim(heat, teacher_map))
             scores["pearson"].append(pearson(heat, teacher_map))
-    return {f"val_{name}": torch.cat(values).nanmean().item() for name, values in scores.items()}
+    out = {f"val_{name}": torch.cat(values).nanmean().item() for name, values in scores.items()}
+    if classifier is not None:
+        out["val_faith"] = sum(faith) / len(store)
+    return out
 
 
 def train(train_store: Dataset, val_store: Dataset, config: TrainConfig) -> TrainResult:
@@ -157,11 +182,11 @@ def _build(config: TrainConfig, shape: dict, device, memory) -> _Parts:
                                 **config.generator_options).to(device, memory_format=memory)
     adam = dict(lr=config.lr, betas=(config.beta1, 0.999))
     discriminator = opt_d = classifier = None
-    if config.adversarial_weight > 0:
+    if config.adversarial_weight > 0 and config.uses_teacher:
         discriminator = PatchDiscriminator(shape["image_channels"], width=config.disc_width)
         discriminator.to(device, memory_format=memory)
         opt_d = torch.optim.Adam(discriminator.parameters(), **adam)
-    if config.faithfulness_weight > 0:
+    if config.uses_classifier:
         classifier = classifiers.load_checkpoint(config.classifier, device=device)["model"]
         set_requires_grad(classifier, False)
     return _Parts(generator, discriminator, torch.optim.Adam(generator.parameters(), **adam),
@@ -173,7 +198,9 @@ def _resume(parts: _Parts, config: TrainConfig, shape: dict, path: Path, device)
     state = load_torch(path, map_location=device)
     if "image_size" in state:  # checkpoints before map_size
         state["map_size"] = state.pop("image_size")
-    check_same_run({**{name: state.get("config", {}).get(name) for name in RUN_FIELDS},
+    defaults = {name: TrainConfig.__dataclass_fields__[name].default for name in RUN_FIELDS}
+    saved = state.get("config", {})  # a field added since the checkpoint: its default then
+    check_same_run({**{name: saved.get(name, defaults[name]) for name in RUN_FIELDS},
                     **{name: state.get(name) for name in shape}},
                    {**{name: getattr(config, name) for name in RUN_FIELDS}, **shape},
                    path, "use another out_dir or delete it")
@@ -192,13 +219,15 @@ def _resume(parts: _Parts, config: TrainConfig, shape: dict, path: Path, device)
 
 def _save_epoch(parts: _Parts, config: TrainConfig, shape: dict, row: dict, progress: dict,
                 teacher: str | None, stopped: bool) -> None:
-    """Write ``best.pt`` (when the validation Pearson improved), ``last.pt`` and
-    ``history.csv``; ``progress`` (history, best) is updated in place."""
+    """Write ``best.pt`` (when the validation score improved: the Pearson to the teacher, or
+    minus the faithfulness loss for the faithful objective), ``last.pt`` and ``history.csv``;
+    ``progress`` (history, best) is updated in place."""
     last_path, best_path = config.out_dir / "last.pt", config.out_dir / "best.pt"
     progress["history"].append(row)
+    score = -row["val_faith"] if config.objective == "faithful" else row["val_pearson"]
     # a NaN Pearson (constant maps early on) never beats a number, but the first epoch
     # always writes best.pt: a finished run always has a generator to load
-    score = -math.inf if math.isnan(row["val_pearson"]) else row["val_pearson"]
+    score = -math.inf if math.isnan(score) else score
     improved = score > progress["best"] or not best_path.exists()
     progress["best"] = max(progress["best"], score)
     extra = {"epoch": row["epoch"], "val": row, "teacher": teacher,
@@ -278,9 +307,11 @@ def _train(train_store, val_store, config: TrainConfig, rank: int, world: int,
                 losses["d"] = loss_d.item()
                 set_requires_grad(discriminator, False)  # the generator step leaves D alone
             with autocast:
-                l1 = (fake.float() - teacher_map).abs().mean()
-                loss_g = config.l1_weight * l1
-                losses["l1"] = l1.item()
+                loss_g = torch.zeros((), device=device)
+                if config.uses_teacher:
+                    l1 = (fake.float() - teacher_map).abs().mean()
+                    loss_g = loss_g + config.l1_weight * l1
+                    losses["l1"] = l1.item()
                 if discriminator is not None:
                     adv = criterion(discriminator(images, fake), True, for_discriminator=False)
                     loss_g = loss_g + config.adversarial_weight * adv
@@ -288,7 +319,7 @@ def _train(train_store, val_store, config: TrainConfig, rank: int, world: int,
                 if parts.classifier is not None:
                     faith = faithfulness_loss(parts.classifier, resize(images, input_size),
                                               resize(fake.float(), input_size),
-                                              batch["pred"].to(device), config.area_weight)
+                                              batch["pred"].to(device))
                     loss_g = loss_g + config.faithfulness_weight * faith
                     losses["faith"] = faith.item()
             check_finite(loss_g, "generator loss", epoch + 1)
@@ -304,7 +335,8 @@ def _train(train_store, val_store, config: TrainConfig, rank: int, world: int,
         if rank == 0:
             row = {"epoch": epoch + 1, "seconds": progress["seconds"], "batches": result.batches,
                    **{f"train_{name}": value for name, value in result.means.items()},
-                   **validate(generator, val_store, device=device)}
+                   **validate(generator, val_store, device=device,
+                              classifier=parts.classifier, input_size=input_size)}
             _save_epoch(parts, config, shape, row, progress, _teacher(train_store),
                         result.out_of_time)
         if world > 1:

@@ -1,6 +1,7 @@
 """Metrics that judge explanations, batched in torch (CPU or GPU), by category.
 
-- faithfulness: deletion / insertion AUC, average drop %, increase in confidence %
+- faithfulness: deletion / insertion AUC, average drop %, increase in confidence %, ROAD
+  (MoRF, LeRF, combined)
 - localisation: pointing game, energy-based pointing game, IoU (need ground-truth masks)
 - complexity: sparseness (Gini), entropy
 - robustness: max-sensitivity
@@ -11,10 +12,11 @@
 Each category's module registers its metrics with :func:`metric`; :func:`evaluate` runs
 explainers x metrics into a tidy DataFrame; :func:`summarise` averages it.
 """
-from . import complexity, cost, faithfulness, localisation, randomisation, robustness, similarity
+from . import (complexity, cost, faithfulness, localisation, randomisation, road, robustness,
+               similarity)
 from .evaluate import evaluate, summarise
 from .registry import CATEGORIES, METRICS, Explained, Metric, available, metric
 
 __all__ = ["CATEGORIES", "METRICS", "Explained", "Metric", "available", "complexity", "cost",
-           "evaluate", "faithfulness", "localisation", "metric", "randomisation", "robustness",
-           "similarity", "summarise"]
+           "evaluate", "faithfulness", "localisation", "metric", "randomisation", "road",
+           "robustness", "similarity", "summarise"]

@@ -201,6 +201,16 @@ def test_an_interrupted_run_resumes_to_the_same_result(tmp_path, interrupting):
         train(ToyStore(32), ToyStore(8, seed=1), small_config(tmp_path / "b", l1_weight=10))
     with pytest.raises(ValueError, match="another run.*train_items 32 != 24"):
         train(ToyStore(24), ToyStore(8, seed=1), resumed_config)  # other training data
+    # the faithfulness weight means nothing to distillation: a distil run resumes whatever it is
+    train(ToyStore(32), ToyStore(8, seed=1), small_config(tmp_path / "b", epochs=3,
+                                                          faithfulness_weight=3.0))
+    # a checkpoint from before objectives, made with the replaced keep/remove term: refused
+    state = xg.io.load_torch(resumed_config.out_dir / "last.pt")
+    del state["config"]["objective"]
+    state["config"]["faithfulness_weight"] = 5.0
+    xg.io.save_torch(state, resumed_config.out_dir / "last.pt")
+    with pytest.raises(ValueError, match="another run.*replaced keep/remove term"):
+        train(ToyStore(32), ToyStore(8, seed=1), resumed_config)
 
 
 def test_objectives_are_chosen_by_name_and_need_what_they_train_through(tmp_path):

@@ -199,7 +199,13 @@ def _resume(parts: _Parts, config: TrainConfig, shape: dict, path: Path, device)
     if "image_size" in state:  # checkpoints before map_size
         state["map_size"] = state.pop("image_size")
     defaults = {name: TrainConfig.__dataclass_fields__[name].default for name in RUN_FIELDS}
-    saved = state.get("config", {})  # a field added since the checkpoint: its default then
+    saved = dict(state.get("config", {}))  # a field added since the checkpoint: its default
+    if "objective" not in saved:  # before objectives: a weight > 0 was the replaced GFI term
+        saved["objective"] = ("distil" if not saved.get("faithfulness_weight")
+                              else "distil with the replaced keep/remove term")
+    if saved["objective"] == config.objective == "distil":  # unused by distillation
+        saved.update(faithfulness_weight=config.faithfulness_weight,
+                     classifier=config.classifier)
     check_same_run({**{name: saved.get(name, defaults[name]) for name in RUN_FIELDS},
                     **{name: state.get(name) for name in shape}},
                    {**{name: getattr(config, name) for name in RUN_FIELDS}, **shape},

@@ -361,6 +361,19 @@ def test_image_modes_are_converted(tmp_path):
                 assert tuple(image[:, 16, x].tolist()) == colour, (path.stem, channels, x)
 
 
+def test_a_phone_photo_is_read_upright(tmp_path):
+    """EXIF orientation 6 (the camera was turned): a viewer rotates the stored pixels 90
+    degrees clockwise, so the stored left half (red) is shown on top; so do we."""
+    photo = Image.new("RGB", (40, 20), (0, 0, 255))
+    photo.paste((255, 0, 0), (0, 0, 20, 20))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    photo.save(tmp_path / "turned.jpg", exif=exif, quality=95)
+    image = xg.data.read_image(tmp_path / "turned.jpg", 16)
+    top, bottom = image[:, 2, 8], image[:, 13, 8]
+    assert top[0] > 0.9 and top[2] < 0.1 and bottom[2] > 0.9 and bottom[0] < 0.1
+
+
 # ----------------------------------------------------------------------------- imagenette
 
 IMAGENETTE_WNIDS = {"n01440764": "tench", "n02102040": "English springer",

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from matplotlib.path import Path as PolygonPath
-from PIL import Image
+from PIL import Image, ImageOps
 from torch.utils.data import Dataset
 
 SPLITS = ("train", "val", "test")
@@ -390,8 +390,8 @@ def _to_mode(img: Image.Image, channels: int) -> Image.Image:
 def read_image(path: str | Path, image_size: int, channels: int = 3) -> torch.Tensor:
     """Read an image file as a FloatTensor (channels, image_size, image_size) in [0, 1].
 
-    Grey, palette and 16-bit images are converted, transparency is composited on white, and
-    the image is resized (anti-aliased bilinear) to a square, ignoring its aspect ratio.
+    Grey, palette and 16-bit images are converted, transparency is composited on white, an
+    EXIF orientation is applied (as a photo viewer does), and the image is resized (anti-aliased bilinear) to a square, ignoring its aspect ratio.
 
     Raises
     ------
@@ -400,6 +400,7 @@ def read_image(path: str | Path, image_size: int, channels: int = 3) -> torch.Te
     """
     try:
         with Image.open(path) as img:
+            img = ImageOps.exif_transpose(img)  # phone photos: upright, as a viewer shows them
             img = _to_mode(img, channels)  # convert() decodes: truncation shows up here
             img = img.resize((image_size, image_size), Image.BILINEAR)
     except (OSError, SyntaxError, EOFError, Image.DecompressionBombError) as err:

@@ -71,8 +71,9 @@ def build(model: nn.Module, dataset: Dataset, out_dir: str | Path, k: int = 8,
     Parameters
     ----------
     teacher : str
-        Name of an explainer in :mod:`xai_gan.explainers` (default ``"gradcam"``: Grad-CAM of
-        the last conv layer, the paper's choice), whose map the GAN learns to draw.
+        Name of an explainer in :mod:`xai_gan.explainers` (default ``"gradcam"``: Grad-CAM at
+        its default layer, the last conv layer of a zoo CNN and the last pooled block of a
+        torchvision one), whose map the GAN learns to draw.
     map_size : int, optional
         Side of the stored image and maps, the size the GAN works at (default: the images').
         The paper runs its CNNs at 224 px and stores 64 x 64 maps.

@@ -34,8 +34,7 @@ def faithfulness_loss(classifier: nn.Module, images: torch.Tensor, heat: torch.T
     flat = heat.flatten(1).float()
     thresholds = torch.quantile(flat.detach(), torch.tensor([1 - f for f in fractions],
                                                             device=heat.device), dim=1)
-    # the width follows each map's spread: only the order of the pixels counts, so a map
-    # cannot escape the objective by flattening or saturating
+    # the width follows each map's spread: only the order of the pixels counts
     width = temperature * flat.std(1).detach().clamp_min(1e-4)[:, None, None, None]
     top = torch.sigmoid((heat.float()[None] - thresholds[..., None, None, None])
                         / width)  # (F, B, 1, H, W): ~1 on each fraction's top pixels

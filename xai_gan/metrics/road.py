@@ -35,37 +35,55 @@ def impute(images: torch.Tensor, removed: torch.Tensor, noise: float = 0.01, see
     ``images`` is (B, C, H, W), ``removed`` a (B, 1, H, W) boolean mask. Each removed pixel
     becomes the weighted mean of its in-image neighbours (:data:`NEIGHBOURS`), removed ones
     included: a sparse linear system per image and channel, solved by batched conjugate
-    gradients to a relative residual of ``tol``. Gaussian noise of std ``noise`` (seeded,
-    drawn on the CPU so every device gives the same fill) is added to the filled pixels.
+    gradients to a relative residual of ``tol``, started from the solution at half the
+    resolution (coarse to fine, so large holes cost few iterations). Gaussian noise of std
+    ``noise`` (seeded, drawn on the CPU so every device gives the same fill) is added to the
+    filled pixels.
     """
     if removed.shape != (images.shape[0], 1, *images.shape[-2:]):
         raise ValueError(f"removed {tuple(removed.shape)} does not match images "
                          f"{tuple(images.shape)}: expected (B, 1, H, W)")
     if removed.flatten(1).all(1).any():
         raise ValueError("an image has every pixel removed: nothing to impute from")
-    channels = images.shape[1]
+    filled = _solve(images, removed.to(images.dtype), tol, max_iter)
+    generator = torch.Generator().manual_seed(seed)
+    jitter = torch.randn(images.shape, generator=generator, dtype=images.dtype)
+    return torch.where(removed, filled + noise * jitter.to(images.device), images)
+
+
+def _solve(images: torch.Tensor, unknown: torch.Tensor, tol: float, max_iter: int | None
+           ) -> torch.Tensor:
+    """The noise-free fill of the ``unknown`` (0/1, (B, 1, H, W)) pixels; zero elsewhere."""
+    channels, side = images.shape[1], max(images.shape[-2:])
     kernel = torch.tensor(NEIGHBOURS, dtype=images.dtype, device=images.device)
     kernel = kernel.expand(channels, 1, 3, 3)
 
     def spread(x):  # sum of the neighbours' values, weighted; outside the image counts 0
         return F.conv2d(x, kernel, padding=1, groups=channels)
 
-    unknown = removed.to(images.dtype)
     degree = spread(torch.ones_like(images[:1]))  # weight of the in-image neighbours
 
     def system(x):  # (degree * x_i - sum_j w_ij x_j) on the removed pixels
         return (degree * x - spread(x)) * unknown
 
-    rhs = spread(images * (1 - unknown)) * unknown
-    # start from the known pixels' local average: far fewer iterations than from zero
-    sigma = max(images.shape[-2:]) / 16
-    weight = gaussian_blur(1 - unknown, sigma)
-    x = (gaussian_blur(images * (1 - unknown), sigma) / weight.clamp_min(1e-6)) * unknown
+    known = 1 - unknown
+    rhs = spread(images * known) * unknown
+    if side > 32:  # start from the coarser problem's solution, brought back up
+        coverage = F.avg_pool2d(known, 2, ceil_mode=True)
+        coarse = F.avg_pool2d(images * known, 2, ceil_mode=True) / coverage.clamp_min(1e-6)
+        coarse_unknown = (coverage == 0).to(images.dtype)
+        start = _solve(coarse, coarse_unknown, tol, max_iter) + coarse * (1 - coarse_unknown)
+        x = F.interpolate(start, size=images.shape[-2:], mode="bilinear",
+                          align_corners=False) * unknown
+    else:  # the known pixels' local average
+        sigma = side / 16
+        x = gaussian_blur(images * known, sigma) / gaussian_blur(known, sigma).clamp_min(1e-6)
+        x = x * unknown
     residual = rhs - system(x)
     direction = residual.clone()
     energy = residual.pow(2).sum((2, 3), keepdim=True)
     target = tol ** 2 * rhs.pow(2).sum((2, 3), keepdim=True).clamp_min(1e-12)
-    for _ in range(max_iter or 4 * max(images.shape[-2:])):
+    for _ in range(max_iter or 4 * side):
         if (energy <= target).all():
             break
         moved = system(direction)
@@ -75,9 +93,7 @@ def impute(images: torch.Tensor, removed: torch.Tensor, noise: float = 0.01, see
         new_energy = residual.pow(2).sum((2, 3), keepdim=True)
         direction = residual + (new_energy / energy.clamp_min(1e-30)) * direction
         energy = new_energy
-    generator = torch.Generator().manual_seed(seed)
-    jitter = torch.randn(images.shape, generator=generator, dtype=images.dtype)
-    return torch.where(removed, x + noise * jitter.to(images.device), images)
+    return x
 
 
 @follows_model

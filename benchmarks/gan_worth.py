@@ -9,7 +9,7 @@ on the first ``--n`` test images: mean and 95 % interval (t, per image), plus th
 difference of each method to Grad-CAM with its 95 % interval.
 
     python benchmarks/gan_worth.py [--models vgg resnet] [--n 100] [--seconds 60]
-                                   [--n-train 2000] [--run-dir runs/gan-worth]
+                                   [--n-train 6000] [--run-dir runs/gan-worth]
 
 Everything resumes: a second call re-uses the CNNs, stores and generators it finds.
 """
@@ -41,7 +41,7 @@ def main():
     parser.add_argument("--models", nargs="+", default=["vgg", "resnet"])
     parser.add_argument("--n", type=int, default=100, help="held-out test images per CNN")
     parser.add_argument("--seconds", type=float, default=60, help="training budget per GAN")
-    parser.add_argument("--n-train", type=int, default=2000)
+    parser.add_argument("--n-train", type=int, default=6000)
     parser.add_argument("--run-dir", default="runs/gan-worth")
     args = parser.parse_args()
     torch.manual_seed(0)

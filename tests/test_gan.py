@@ -237,6 +237,7 @@ def test_the_faithful_objective_trains_through_the_cnn_without_a_teacher(tmp_pat
     assert h.val_faith.min() < start - 0.005
     best = xg.io.load_torch(result.best_path)
     assert best["val"]["val_faith"] == pytest.approx(h.val_faith.min())
+    assert best["teacher"] is None  # it learned from the CNN, not from the store's teacher
 
 
 @pytest.fixture(scope="module")

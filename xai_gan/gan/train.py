@@ -343,8 +343,8 @@ def _train(train_store, val_store, config: TrainConfig, rank: int, world: int,
                    **{f"train_{name}": value for name, value in result.means.items()},
                    **validate(generator, val_store, device=device,
                               classifier=parts.classifier, input_size=input_size)}
-            _save_epoch(parts, config, shape, row, progress, _teacher(train_store),
-                        result.out_of_time)
+            teacher = _teacher(train_store) if config.uses_teacher else None
+            _save_epoch(parts, config, shape, row, progress, teacher, result.out_of_time)
         if world > 1:
             dist.barrier()
         if result.out_of_time:

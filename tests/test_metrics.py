@@ -1,6 +1,7 @@
 """Metrics: invariants on hand-made maps, and agreement with Quantus, pytorch-grad-cam,
 scikit-image and scipy on identical inputs (the reference implementations of the field)."""
 import math
+import time
 import warnings
 
 import numpy as np
@@ -363,6 +364,24 @@ def test_a_registered_metric_is_scored_by_evaluate(shapes_cnn):
         del xg.metrics.METRICS["peak_share"]
     with pytest.raises(ValueError, match="unknown category"):
         xg.metrics.metric("other", "beauty", "higher")
+
+
+def test_cost_leaves_one_off_set_up_out(shapes_cnn):
+    """An explainer whose first call takes a second (lazy set-up) costs what its later calls
+    cost: evaluate warms each method up before timing it."""
+    model, items = shapes_cnn
+    calls = []
+
+    def slow_start(model, images, targets):
+        if not calls:
+            time.sleep(1.0)
+        calls.append(len(images))
+        return images.mean(1)
+
+    table = xg.metrics.evaluate(model, items, {"slow-start": slow_start},
+                                metrics=["ms_per_image"], n=4, progress=False)
+    assert calls == [1, 4]  # the warm-up on one image, then the timed batch
+    assert table.value.max() < 100  # ms per image: a second spread over 4 would be 250
 
 
 def test_evaluate_errors_name_the_problem(shapes_cnn):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import warnings
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -44,7 +45,16 @@ def get(name: str, **options) -> "Explainer":
 
 class ZeroMapWarning(UserWarning):
     """An explainer gave all-zero maps: a real answer more often than not, never a silent one.
-    Callers that expect them (a randomised model, a method used inside another) filter it."""
+    Callers that expect them (a randomised model, a method used inside another) silence it
+    with :func:`zero_maps_expected`."""
+
+
+@contextmanager
+def zero_maps_expected():
+    """Silence :class:`ZeroMapWarning` inside the block."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ZeroMapWarning)
+        yield
 
 
 def refuse_single_pixel(method: str, model: nn.Module, what: str, output: torch.Tensor,

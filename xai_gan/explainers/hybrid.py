@@ -1,9 +1,7 @@
 """GradCAM x LRP hybrid (Dhore et al., arXiv 2405.12175)."""
 from __future__ import annotations
 
-import warnings
-
-from .base import Explainer, ZeroMapWarning, get, register
+from .base import Explainer, get, register, zero_maps_expected
 from ..maps import gaussian_blur
 
 
@@ -23,8 +21,7 @@ class GradCAMLRP(Explainer):
         self.threshold, self.sigma, self.cam = threshold, sigma, cam
 
     def explain(self, model, images, targets):
-        with warnings.catch_warnings():  # a zero part is reported once, for the product
-            warnings.simplefilter("ignore", ZeroMapWarning)
+        with zero_maps_expected():  # a zero part is reported once, for the product
             cam = get(self.cam)(model, images, targets)
             relevance = get("lrp")(model, images, targets)
         cam = cam * (cam >= self.threshold)

@@ -13,23 +13,27 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..maps import gaussian_blur
+from ..maps import gaussian_blur, resize
 
 FRACTIONS = (0.1, 0.3, 0.5)
 
 
 def faithfulness_loss(classifier: nn.Module, images: torch.Tensor, heat: torch.Tensor,
                       classes: torch.Tensor, fractions=FRACTIONS, temperature: float = 0.5,
-                      saturation_weight: float = 0.05, sigma: float | None = None
-                      ) -> torch.Tensor:
+                      saturation_weight: float = 0.05, sigma: float | None = None,
+                      input_size: int | None = None) -> torch.Tensor:
     """``mean over f of p(delete top f) - p(keep top f)``, p the class probability: in
     [-1, 1], lower is better.
 
     ``heat`` is (B, 1, H, W) in [0, 1]; ``classes`` the classes to explain (the CNN's
-    predictions). ``temperature`` is the soft mask's width, in standard deviations of each
+    predictions). ``input_size`` is the side the classifier runs at, where it differs from
+    the images' (stores hold images at the map size); images and map are resized to it.
+    ``temperature`` is the soft mask's width, in standard deviations of each
     map. The classifier
     should be frozen and in eval mode; gradients reach ``heat`` through it.
     """
+    if input_size is not None:
+        images, heat = resize(images, input_size), resize(heat, input_size)
     blurred = gaussian_blur(images, sigma if sigma is not None else images.shape[-1] / 8)
     flat = heat.flatten(1).float()
     thresholds = torch.quantile(flat.detach(), torch.tensor([1 - f for f in fractions],

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSamp
 
 from .. import classifiers
 from ..io import atomic_path, load_torch, save_torch
-from ..maps import mae, pearson, resize, ssim
+from ..maps import mae, pearson, ssim
 from ..modules import bf16_autocast, eval_mode, resolve_device, seeded
 from ..training import check_finite, check_same_run, run_epoch
 from .checkpoint import generator_state
@@ -134,10 +134,9 @@ def validate(generator, store: Dataset, batch_size: int = 64, device=None,
             images = batch["image"].to(device)
             heat = generator(images, batch["conditions"].to(device)).float()
             if classifier is not None:
-                size = input_size or images.shape[-1]
                 faith.append(len(images) * faithfulness_loss(
-                    classifier, resize(images, size), resize(heat, size),
-                    batch["pred"].to(device)).item())
+                    classifier, images, heat, batch["pred"].to(device),
+                    input_size=input_size).item())
             heat, teacher_map = heat[:, 0].cpu(), batch["teacher_map"]
             scores["l1"].append(mae(heat, teacher_map))
             scores["ssim"].append(ssim(heat, teacher_map))
@@ -323,9 +322,8 @@ def _train(train_store, val_store, config: TrainConfig, rank: int, world: int,
                     loss_g = loss_g + config.adversarial_weight * adv
                     losses["g_adv"] = adv.item()
                 if parts.classifier is not None:
-                    faith = faithfulness_loss(parts.classifier, resize(images, input_size),
-                                              resize(fake.float(), input_size),
-                                              batch["pred"].to(device))
+                    faith = faithfulness_loss(parts.classifier, images, fake.float(),
+                                              batch["pred"].to(device), input_size=input_size)
                     loss_g = loss_g + config.faithfulness_weight * faith
                     losses["faith"] = faith.item()
             check_finite(loss_g, "generator loss", epoch + 1)

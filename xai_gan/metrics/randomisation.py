@@ -6,13 +6,12 @@ stays the same (an edge detector, say) is explaining the image, not the model.
 from __future__ import annotations
 
 import copy
-import warnings
 from typing import Callable, Iterator
 
 import torch
 from torch import nn
 
-from ..explainers import ZeroMapWarning
+from ..explainers import zero_maps_expected
 from ..maps import pearson, spearman, ssim
 from ..modules import follows_model
 from .registry import Explained, metric
@@ -63,8 +62,7 @@ def model_parameter_randomisation(explain: Callable, model: nn.Module, images: t
         cascade = [cascade]
     informative = maps.flatten(1).std(1) > 0
     for name, randomised in cascade:  # the generator mutates one copy: explain at each step
-        with warnings.catch_warnings():  # a randomised model's zero maps are expected here
-            warnings.simplefilter("ignore", ZeroMapWarning)
+        with zero_maps_expected():  # a randomised model's zero maps are expected here
             moved = explain(randomised, images, targets)
         score = compare(maps, moved)
         # a map made constant by randomisation shares nothing with the original: 0, not NaN

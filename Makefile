@@ -1,6 +1,6 @@
 # Two commands do all the set-up: `make run` (the main job) and `make test` (every test).
-# Both first install what they need: uv, the locked environment in .venv, and Debian's
-# Fashion-MNIST files where apt is available.
+# Both first install what they need: uv, the locked environment in .venv, and, where apt is
+# available, Debian's Fashion-MNIST files and Chromium (the report's test renders it).
 VENV := .venv
 STAMP := $(VENV)/.installed
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
@@ -29,7 +29,9 @@ colab-links:
 $(STAMP): pyproject.toml uv.lock
 	python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	python3 -m uv sync --frozen --extra dev
-	@if [ ! -e $(FASHION_MNIST) ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-		(apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist) \
-		|| echo "warning: apt could not install dataset-fashion-mnist; its tests will be skipped"; fi
+	@missing=""; [ -e $(FASHION_MNIST) ] || missing="dataset-fashion-mnist"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) \
+		|| echo "warning: apt could not install$$missing; the tests that need it will be skipped"; fi
 	touch $@

@@ -4,12 +4,13 @@ Per zoo CNN on shapes: the CNN, its Grad-CAM representation stores, then generat
 on the same stores with the same budget: ``msft`` distilled from Grad-CAM (the paper's
 set-up), ``msft`` with the faithful objective (no teacher), ``linear`` (a 1x1 mix of the
 condition maps) and the two input ablations (``image`` only, ``conditions`` only, both with
-the faithful objective). All are scored against ``gradcam`` and ``copy`` (condition map 0)
-on the first ``--n`` test images: mean and 95 % interval (t, per image), plus the paired
-difference of each method to Grad-CAM with its 95 % interval.
+the faithful objective). All are scored beside every baseline explainer (``copy``, condition
+map 0, included) on the first ``--n`` test images: mean and 95 % interval (t, per image), plus
+the paired difference of each method to Grad-CAM with its 95 % interval. The generators work
+at ``--map-size`` (32: a quarter of the 64 px generator's cost; the map is resized to 64 px).
 
     python benchmarks/gan_worth.py [--models vgg resnet] [--n 100] [--seconds 60]
-                                   [--n-train 6000] [--run-dir runs/gan-worth]
+                                   [--n-train 6000] [--map-size 32] [--run-dir runs/gan-worth-32]
 
 Everything resumes: a second call re-uses the CNNs, stores and generators it finds.
 """
@@ -36,25 +37,53 @@ def interval(values: pd.Series) -> str:
     return f"{values.mean():.3f} ± {half:.3f}"
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(doc: str, **defaults) -> argparse.Namespace:
+    """The options this benchmark shares with ``distil_scaling.py``."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["vgg", "resnet"])
     parser.add_argument("--n", type=int, default=100, help="held-out test images per CNN")
     parser.add_argument("--seconds", type=float, default=60, help="training budget per GAN")
-    parser.add_argument("--n-train", type=int, default=6000)
-    parser.add_argument("--run-dir", default="runs/gan-worth")
-    args = parser.parse_args()
+    parser.add_argument("--n-train", type=int, default=6000, help="images the CNNs train on")
+    parser.add_argument("--map-size", type=int, default=32, help="side the generators work at")
+    parser.add_argument("--run-dir", default="runs/gan-worth-32")
+    for name, value in defaults.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", type=type(value[0]), nargs="+",
+                            default=value)
+    return parser.parse_args()
+
+
+def setup(args) -> tuple[xg.RunConfig, dict]:
+    """The run's configuration and splits, its CNNs trained (or found)."""
     torch.manual_seed(0)
     base = xg.RunConfig(run_dir=args.run_dir, dataset="shapes", profile="ci", models=args.models,
                         n_train=args.n_train, n_eval=max(args.n, 100), gan_seconds=args.seconds,
-                        gan_epochs=1000, epochs=8, image_size=64)
+                        gan_epochs=1000, epochs=8, image_size=64, map_size=args.map_size)
     splits = xg.pipeline.datasets(base)
     xg.pipeline.train_classifiers(base, splits)
+    return base, splits
+
+
+def paired_table(per_model: pd.DataFrame, reference: str = "gradcam") -> pd.DataFrame:
+    """Mean ± 95 % half-width per method and metric, and the paired difference to
+    ``reference`` (same images) for every metric but cost."""
+    rows = {}
+    for (method, metric), values in per_model.groupby(["method", "metric"], sort=False):
+        ref = per_model[(per_model.method == reference) & (per_model.metric == metric)]
+        rows.setdefault(method, {})[metric] = interval(values.value)
+        if method != reference and metric != "ms_per_image":
+            diff = values.value.to_numpy() - ref.value.to_numpy()
+            rows[method][f"{metric} - {reference}"] = interval(pd.Series(diff))
+    return pd.DataFrame(rows).T
+
+
+def main():
+    args = arguments(__doc__)
+    base, splits = setup(args)
     xg.pipeline.build_representations(base, splits)
     tables = []
     for model_name in args.models:
         one = base.replace(models=[model_name])
-        named = {"gradcam": xg.explainers.get("gradcam"), "copy": xg.explainers.get("copy")}
+        named = {name: xg.explainers.get(name) for name in xg.explainers.baselines()}
         for name, (generator, objective, inputs, adversarial) in VARIANTS.items():
             config = one.replace(generator=generator, objective=objective, inputs=inputs,
                                  adversarial_weight=adversarial)
@@ -67,15 +96,8 @@ def main():
     table = pd.concat(tables)
     table.to_csv(f"{args.run_dir}/gan_worth_per_image.csv", index=False)
     for model_name, per_model in table.groupby("model", sort=False):
-        rows = {}
-        for (method, metric), values in per_model.groupby(["method", "metric"], sort=False):
-            reference = per_model[(per_model.method == "gradcam") & (per_model.metric == metric)]
-            diff = values.value.to_numpy() - reference.value.to_numpy()
-            rows.setdefault(method, {})[metric] = interval(values.value)
-            if method != "gradcam" and metric != "ms_per_image":
-                rows[method][f"{metric} - gradcam"] = interval(pd.Series(diff))
         print(f"\n{model_name}, {args.n} held-out test images (mean ± 95 % half-width)")
-        print(pd.DataFrame(rows).T.to_string())
+        print(paired_table(per_model).to_string())
 
 
 if __name__ == "__main__":

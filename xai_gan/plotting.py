@@ -182,3 +182,37 @@ def transfer_heatmap(table, metric: str = "pearson", size: float = 0.9):
     ax.tick_params(axis="y", rotation=0)
     fig.tight_layout()
     return fig
+
+
+def quality_cost(means, quality: str, highlight=(), size: float = 5.0):
+    """Each method's quality against its cost (ms per image, log scale), the Pareto frontier
+    (no other method is both cheaper and better) drawn as a step line.
+
+    ``means`` has one row per method (index) and columns ``quality`` and ``ms_per_image``;
+    ``quality`` is a higher-is-better metric. Methods in ``highlight`` are drawn in red.
+    """
+    fig, ax = plt.subplots(figsize=(1.4 * size, size))
+    order = means.sort_values(["ms_per_image", quality], ascending=[True, False])
+    frontier, best = [], -np.inf
+    for method, row in order.iterrows():
+        if row[quality] > best:
+            frontier.append(method)
+            best = row[quality]
+    front = means.loc[frontier]
+    ax.step(front.ms_per_image, front[quality], where="post", color="0.6", lw=1, zorder=1,
+            label="frontier (cheapest for its quality)")
+    for method, row in means.iterrows():
+        hot = method in highlight
+        ax.scatter(row.ms_per_image, row[quality], s=70 if hot else 30, zorder=2,
+                   color="tab:red" if hot else ("tab:blue" if method in frontier else "0.5"))
+        ax.annotate(method, (row.ms_per_image, row[quality]), textcoords="offset points",
+                    xytext=(4, 3), fontsize=8, color="tab:red" if hot else "0.2")
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.tick_params(axis="x", which="minor", labelsize=7)
+    ax.set_xlabel("ms per image (log scale; lower is cheaper)")
+    ax.set_ylabel(f"{quality} (higher is better)")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig

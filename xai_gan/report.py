@@ -10,20 +10,27 @@ from __future__ import annotations
 import base64
 import html
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
 
 from .io import atomic_path
-from .metrics import METRICS, available
+from .metrics import CATEGORIES, METRICS, available
 
 STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 1200px; margin: 2em auto; color: #222; }
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em;
+       color: #222; }
+.wide { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.85em; }
 th, td { border: 1px solid #ccc; padding: 3px 7px; text-align: right; }
 th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
-img { max-width: 100%; } .note { color: #555; } pre { background: #f6f6f6; padding: 1em; }
+tr.gan td { background: #fff1e6; } .lead { font-size: 1.05em; }
+img { max-width: 100%; } .note { color: #555; }
+pre { background: #f6f6f6; padding: 1em; white-space: pre-wrap; }
 """
+FAITHFULNESS = ("deletion_auc", "insertion_auc", "road_combined")  # the headline's metrics
+Z95 = 1.96
 
 
 def _image(path: Path) -> str:
@@ -34,8 +41,8 @@ def _image(path: Path) -> str:
 
 
 def _table(frame: pd.DataFrame, digits: int = 3) -> str:
-    return frame.to_html(index=False, float_format=lambda v: f"{v:.{digits}g}", border=0,
-                         na_rep="")
+    return '<div class="wide">' + frame.to_html(
+        index=False, float_format=lambda v: f"{v:.{digits}g}", border=0, na_rep="") + "</div>"
 
 
 def results_table(run_dir: str | Path) -> pd.DataFrame:
@@ -46,7 +53,13 @@ def results_table(run_dir: str | Path) -> pd.DataFrame:
         return pd.DataFrame()
     summary = pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
     table = summary.pivot_table(index="method", columns="metric", values="mean", sort=False)
-    return table[[m for m in available() if m in table.columns]].reset_index()
+    table = table[[m for m in available() if m in table.columns]].reset_index()
+    table.columns.name = None
+    return table
+
+
+def _best(table: pd.DataFrame, metric: str) -> float:
+    return table[metric].max() if METRICS[metric].better == "higher" else table[metric].min()
 
 
 def _arrow(metric: str) -> str:
@@ -58,12 +71,130 @@ def markdown(table: pd.DataFrame) -> str:
     metrics = [c for c in table.columns if c != "method"]
     lines = ["| method | " + " | ".join(f"{m} {_arrow(m)}" for m in metrics) + " |",
              "|---" * (len(metrics) + 1) + "|"]
-    best = {m: (table[m].max() if METRICS[m].better == "higher" else table[m].min())
-            for m in metrics}
+    best = {m: _best(table, m) for m in metrics}
     for _, row in table.iterrows():
         cells = [f"**{row[m]:.3g}**" if row[m] == best[m] else f"{row[m]:.3g}" for m in metrics]
         lines.append(f"| {row['method']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def is_gan(method: str) -> bool:
+    """The run's trained GAN (``gan``) or another of its GANs (``gan:<tag>``)."""
+    return method == "gan" or method.startswith("gan:")
+
+
+def _cell(value: float, best: bool) -> str:
+    text = "" if pd.isna(value) else f"{value:.3g}"
+    return f"<td><b>{text}</b></td>" if best else f"<td>{text}</td>"
+
+
+def category_tables(table: pd.DataFrame) -> list[str]:
+    """:func:`results_table` split by metric category (tables that fit the page): a
+    direction arrow on every metric, the best in bold, GAN rows highlighted."""
+    parts = []
+    for category in CATEGORIES:
+        metrics = [m for m in table.columns if m in METRICS and METRICS[m].category == category]
+        if not metrics:
+            continue
+        head = "".join(f"<th>{html.escape(m)} {_arrow(m)}</th>" for m in metrics)
+        rows = []
+        for _, row in table.iterrows():
+            cells = "".join(_cell(row[m], row[m] == _best(table, m)) for m in metrics)
+            highlight = ' class="gan"' if is_gan(row["method"]) else ""
+            rows.append(f"<tr{highlight}><td>{html.escape(row['method'])}</td>{cells}</tr>")
+        parts.append(f"<h3>{category}</h3><div class='wide'><table><tr><th>method</th>{head}"
+                     f"</tr>{''.join(rows)}</table></div>")
+    return parts
+
+
+def _summaries(run_dir: Path) -> pd.DataFrame:
+    files = sorted(run_dir.glob("evaluation/*/summary.csv"))
+    return pd.concat([pd.read_csv(f) for f in files], ignore_index=True) if files else None
+
+
+def _faithfulness_sentence(per: pd.DataFrame, gan: str) -> str | None:
+    """The GAN's rank on each headline metric per CNN, and on how many CNNs it lies inside
+    the best method's 95 % interval (normal approximation over test images)."""
+    clauses = []
+    for metric in FAITHFULNESS:
+        rows = per[per.metric == metric]
+        if gan not in set(rows.method):
+            continue
+        ranks, inside = [], 0
+        for model, group in rows.groupby("model", sort=False):
+            best = group.sort_values("rank").iloc[0]
+            own = group[group.method == gan].iloc[0]
+            half = Z95 * best["std"] / math.sqrt(best["n"]) if best["n"] > 1 else 0.0
+            inside += abs(own["mean"] - best["mean"]) <= half
+            ranks.append(f"{int(own['rank'])}/{len(group)} on {model}")
+        clauses.append(f"{metric} {_arrow(metric)}: rank {', '.join(ranks)}; inside the best's "
+                       f"95 % interval on {inside} of {len(ranks)} CNNs")
+    return f"Faithfulness of {gan}: " + "; ".join(clauses) + "." if clauses else None
+
+
+def headline(run_dir: str | Path, summary: dict | None = None) -> list[str]:
+    """What the run shows, in plain sentences computed from its results: the CNNs explained,
+    the GAN's faithfulness ranks, the GAN against its own input (``copy``) and its teacher,
+    its cost against Grad-CAM's, and how much the sample size allows one to conclude."""
+    run_dir = Path(run_dir)
+    summary = summary or {}
+    per = _summaries(run_dir)
+    sentences = []
+    models = summary.get("classifiers") or []
+    if models:
+        accuracies = ", ".join(f"{m['model']} {m['test_accuracy']:.1%}" for m in models)
+        sentences.append(f"CNNs explained (test accuracy): {accuracies}.")
+        weak = [m["model"] for m in models if m["test_accuracy"] < 0.9]
+        if weak:
+            sentences.append(f"Below 90 %: {', '.join(weak)}; their maps explain a CNN that is "
+                             "often wrong, so read them as such.")
+    if per is None:
+        return sentences + ["No evaluation has finished yet."]
+    means = per.pivot_table(index="method", columns="metric", values="mean")
+    gans = [m for m in means.index if is_gan(m)]
+    for gan in gans:
+        sentence = _faithfulness_sentence(per, gan)
+        if sentence:
+            sentences.append(sentence)
+        shared = [m for m in FAITHFULNESS if m in means.columns]
+        if "copy" in means.index and shared:
+            diffs = ", ".join(f"{m} {means.at[gan, m] - means.at['copy', m]:+.3f}"
+                              for m in shared)
+            sentences.append(f"Against its own input (copy, condition map 0: the deepest "
+                             f"layer's Grad-CAM), {gan} differs by {diffs} (mean over CNNs).")
+        if "pearson" in means.columns:
+            teacher = summary.get("config", {}).get("teacher", "the teacher")
+            sentences.append(f"Pearson correlation of {gan} with its teacher ({teacher}): "
+                             f"{means.at[gan, 'pearson']:.3f}.")
+        if {"ms_per_image"} <= set(means.columns) and "gradcam" in means.index:
+            ms, ref = means.at[gan, "ms_per_image"], means.at["gradcam", "ms_per_image"]
+            sentences.append(f"Cost: {ms:.2f} ms per image, {ms / ref:.1f}x Grad-CAM's "
+                             f"{ref:.2f} ms.")
+    if not gans:
+        sentences.append("No GAN was evaluated in this run.")
+    n = int(per["n"].max())
+    sentences.append(f"{n} test images per CNN: differences inside the 95 % intervals (the bar "
+                     "charts per CNN below) are ties, not rankings.")
+    return sentences
+
+
+def _quality_cost(run_dir: Path) -> str:
+    """The quality-against-cost figure (written as ``quality_cost.png``), or a note."""
+    from .plotting import quality_cost
+
+    table = results_table(run_dir)
+    quality = next((m for m in ("road_combined", "insertion_auc") if m in table.columns), None)
+    if quality is None or "ms_per_image" not in table.columns:
+        return '<p class="note">(no faithfulness and cost metrics to plot)</p>'
+    means = table.set_index("method")[[quality, "ms_per_image"]].dropna()
+    fig = quality_cost(means, quality, highlight=[m for m in means.index if is_gan(m)])
+    path = run_dir / "quality_cost.png"
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return _image(path)
 
 
 def _read_json(path: Path):
@@ -110,27 +241,33 @@ def write(config) -> Path:
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>xai-gan report: "
              f"{html.escape(str(run_dir))}</title><style>{STYLE}</style></head><body>",
              f"<h1>xai-gan report</h1><p class='note'>run folder {html.escape(str(run_dir))}, "
-             f"profile {html.escape(str(summary.get('profile')))}</p>"]
-    if timings:
-        frame = pd.DataFrame([{"stage": stage, "seconds (this run)": t.get("last_seconds"),
-                               "seconds (all runs)": t["total_seconds"], "runs": t["runs"]}
-                              for stage, t in timings.items()])
-        parts += ["<h2>Timings</h2>", _table(frame, 4)]
+             f"profile {html.escape(str(summary.get('profile')))}</p>",
+             "<h2>What this run shows</h2><ul class='lead'>",
+             *[f"<li>{html.escape(s, quote=False)}</li>" for s in headline(run_dir, summary)], "</ul>",
+             "<p>Quality against cost: each explainer's mean over the CNNs, the GAN in red; "
+             "the grey steps join the methods that no other method beats on both.</p>",
+             _quality_cost(run_dir)]
+    table = results_table(run_dir)
+    if len(table):
+        parts += ["<h2>Every explainer x every metric</h2><p>Means over the test images, "
+                  "then over the CNNs, one table per kind of metric; ↑ higher is better, "
+                  "↓ lower; the best of each column in bold, the GAN highlighted. Per-CNN "
+                  "charts and examples follow.</p>", *category_tables(table)]
+    for folder in sorted(run_dir.glob("evaluation/*/")):
+        parts.append(f"<h3>{html.escape(folder.name)}</h3>")
+        parts += [_image(folder / name) for name in
+                  ("examples.png", "rank_table.png", "metric_bars.png")]
     if summary.get("classifiers"):
         parts += ["<h2>Classifiers</h2>", _table(pd.DataFrame(summary["classifiers"]), 4)]
     if summary.get("gan"):
         history = pd.DataFrame(summary["gan"])
         parts += ["<h2>GAN training</h2>", f"<p>{html.escape(str(config.gan_dir))}</p>",
                   _table(history, 4)]
-    table = results_table(run_dir)
-    if len(table):
-        parts += ["<h2>Every explainer x every metric</h2><p>Means over the test images, "
-                  "then over the CNNs; ↑ higher is better, ↓ lower. Per-CNN tables, charts "
-                  "and examples follow.</p>", _table(table)]
-    for folder in sorted(run_dir.glob("evaluation/*/")):
-        parts.append(f"<h3>{html.escape(folder.name)}</h3>")
-        parts += [_image(folder / name) for name in
-                  ("examples.png", "rank_table.png", "metric_bars.png")]
+    if timings:
+        frame = pd.DataFrame([{"stage": stage, "seconds (this run)": t.get("last_seconds"),
+                               "seconds (all runs)": t["total_seconds"], "runs": t["runs"]}
+                              for stage, t in timings.items()])
+        parts += ["<h2>Timings</h2>", _table(frame, 4)]
     skipped = {name: value for name, value in summary.get("studies", {}).items()
                if value != "done"}
     parts += _section_studies(run_dir, skipped)

@@ -56,7 +56,8 @@ def _chunk_rows(index: int, chunk_size: int, n: int) -> range:
 
 def build(model: nn.Module, dataset: Dataset, out_dir: str | Path, k: int = 8,
           map_size: int | None = None, teacher: str = "gradcam", *, batch_size: int = 64,
-          chunk_size: int = 256, device=None, progress: bool = True) -> "RepresentationStore":
+          chunk_size: int = 256, device=None, progress: bool = True,
+          shard: tuple[int, int] = (0, 1)) -> "RepresentationStore | None":
     """Compute the representation of every item of ``dataset`` and write it to ``out_dir``.
 
     The CNN runs at the dataset's image size. Each item stores, at ``map_size``, the image
@@ -66,7 +67,10 @@ def build(model: nn.Module, dataset: Dataset, out_dir: str | Path, k: int = 8,
     ``device``, where it is moved).
 
     Resumable: re-running after an interruption writes only the missing chunks. A store built
-    with another model, dataset, k, size or teacher is refused, never extended.
+    with another model, dataset, k, size or teacher is refused, never extended. For an
+    expensive teacher, ``shard=(i, n)`` splits the work across n processes (or machines
+    sharing the folder): process i writes chunks i, i + n, ...; each chunk is written whole
+    (then renamed), so shards never collide.
 
     Parameters
     ----------
@@ -79,6 +83,9 @@ def build(model: nn.Module, dataset: Dataset, out_dir: str | Path, k: int = 8,
         The paper runs its CNNs at 224 px and stores 64 x 64 maps.
     """
     out_dir = Path(out_dir)
+    index, count = shard
+    if not 0 <= index < count:
+        raise ValueError(f"shard must be (index, count) with 0 <= index < count, got {shard}")
     explain = explainers.get(teacher)
     first = dataset[0]["image"]
     if first.ndim != 3 or first.shape[-1] != first.shape[-2]:
@@ -113,13 +120,15 @@ def build(model: nn.Module, dataset: Dataset, out_dir: str | Path, k: int = 8,
                              f"({different}). Use another folder or delete this one.")
     else:
         save_json(metadata, meta_path)
-    for stale in out_dir.glob(".chunk-*.tmp"):  # left by an interrupted build
-        shutil.rmtree(stale)
     device = place(model, device)
     n_chunks = -(-len(dataset) // chunk_size)
-    todo = [c for c in range(n_chunks) if not _chunk_dir(out_dir, c).exists()]
-    done = len(dataset) - sum(len(_chunk_rows(c, chunk_size, len(dataset))) for c in todo)
-    bar = tqdm(total=len(dataset), initial=done, desc=f"representation {out_dir.name}",
+    mine = range(index, n_chunks, count)
+    for c in mine:  # a temporary folder left by an interrupted build (of this shard only)
+        shutil.rmtree(out_dir / f".chunk-{c:05d}.tmp", ignore_errors=True)
+    todo = [c for c in mine if not _chunk_dir(out_dir, c).exists()]
+    total = sum(len(_chunk_rows(c, chunk_size, len(dataset))) for c in mine)
+    done = total - sum(len(_chunk_rows(c, chunk_size, len(dataset))) for c in todo)
+    bar = tqdm(total=total, initial=done, desc=f"representation {out_dir.name}",
                unit="img", disable=not progress)
     for c in todo:
         indices = _chunk_rows(c, chunk_size, len(dataset))
@@ -137,6 +146,8 @@ def build(model: nn.Module, dataset: Dataset, out_dir: str | Path, k: int = 8,
             np.save(tmp / f"{key}.npy", np.concatenate(parts))
         tmp.rename(_chunk_dir(out_dir, c))
     bar.close()
+    if any(not _chunk_dir(out_dir, c).exists() for c in range(n_chunks)):
+        return None
     return RepresentationStore(out_dir)
 
 
@@ -171,10 +182,11 @@ class RepresentationStore(Dataset):
     Items: ``dict(image=(C,S,S) float in [0,1], conditions=(k,S,S), teacher_map=(S,S), label,
     pred, correct, mask=(S,S) when the dataset had one)``, S the store's ``map_size``.
     ``metadata`` holds what it was built from (``image_size``: the CNN's input side);
-    ``metadata["teacher"]`` names the explainer of ``teacher_map``.
+    ``metadata["teacher"]`` names the explainer of ``teacher_map``. ``limit`` keeps only the
+    first items (a training-set size curve on one store).
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, limit: int | None = None):
         self.path = Path(path)
         meta_path = self.path / "metadata.json"
         if not meta_path.exists():
@@ -203,7 +215,9 @@ class RepresentationStore(Dataset):
         self.k, self.map_size = self.metadata["k"], self.metadata["map_size"]
         self.image_size = self.metadata["image_size"]
         self.teacher = self.metadata["teacher"]
-        self._n, self._chunk_size = n, chunk_size
+        if limit is not None and not 1 <= limit <= n:
+            raise ValueError(f"limit must be from 1 to the store's {n} items, got {limit}")
+        self._n, self._chunk_size = limit or n, chunk_size
 
     def __len__(self) -> int:
         return self._n

@@ -1,0 +1,72 @@
+"""Distillation that beats its input? The GAN trained to draw an expensive teacher's maps
+(SISE, Score-CAM), against its own input (``gradcam``, ``copy``) and ``linear``.
+
+Per zoo CNN on shapes (the CNNs of ``gan_worth.py``'s run folder) and per teacher: a store of
+the first ``max(--sizes)`` training images with the teacher's maps (the slow part: it resumes,
+chunk by chunk), then ``msft`` (L1 + adversarial, the paper's loss) and ``linear`` (L1) trained
+on the first 500, 1,000, 2,000 and 4,000 of them, each for ``--seconds``. Scored on the first
+``--n`` test images against the teacher computed there: Pearson and SSIM, mean and 95 %
+interval, the paired difference to Grad-CAM, and ms per image (the teacher's included).
+
+    python benchmarks/distil_scaling.py [--models vgg resnet] [--teachers sise scorecam]
+                                        [--sizes 500 1000 2000 4000] [--n 100] [--seconds 45]
+"""
+from torch.utils.data import Subset
+
+import pandas as pd
+
+import xai_gan as xg
+from gan_worth import arguments, paired_table, setup
+
+GENERATORS = {"gan": ("msft", 1.0), "linear": ("linear", 0.0)}  # name: (generator, adversarial)
+N_VAL = 200
+
+
+def stores(base, splits, model, teacher: str, n_train: int) -> dict:
+    """Train and val stores of ``teacher``'s maps for one CNN (built once, resumable)."""
+    root = base.run_dir / "distil" / teacher / model
+    classifier = xg.pipeline.load_classifier(base, model)
+    built = {}
+    for split, n in (("train", n_train), ("val", N_VAL)):
+        built[split] = xg.store.build(classifier, Subset(splits[split], range(n)), root / split,
+                                      k=base.k, map_size=base.map_size, teacher=teacher)
+    return built
+
+
+def main():
+    args = arguments(__doc__, teachers=["sise", "scorecam"], sizes=[500, 1000, 2000, 4000])
+    base, splits = setup(args)
+    tables, curves = [], []
+    for teacher in args.teachers:
+        for model_name in args.models:
+            built = stores(base, splits, model_name, teacher, max(args.sizes))
+            named = {name: xg.explainers.get(name) for name in ("gradcam", "copy", teacher)}
+            for size in args.sizes:
+                for name, (generator, adversarial) in GENERATORS.items():
+                    out = base.run_dir / "distil" / "gan" / f"{name}-{teacher}-{model_name}-n{size}"
+                    print(f"{teacher}, {model_name}: training {name} on {size} images", flush=True)
+                    result = xg.gan.train(
+                        xg.store.RepresentationStore(built["train"].path, limit=size),
+                        built["val"], xg.gan.TrainConfig(
+                            out_dir=out, generator=generator, epochs=1000,
+                            max_seconds=args.seconds, adversarial_weight=adversarial, seed=0))
+                    named[f"{name}-n{size}"] = xg.gan.GANExplainer.from_checkpoint(
+                        result.best_path)
+                    curves.append({"teacher": teacher, "model": model_name, "method": name,
+                                   "n_train": size, "epochs": len(result.history),
+                                   "seconds": result.history.seconds.iloc[-1]})
+            model = xg.pipeline.load_classifier(base, model_name)
+            table = xg.metrics.evaluate(model, splits["test"], named, teacher=teacher, n=args.n,
+                                        metrics=["pearson", "ssim", "ms_per_image"])
+            tables.append(table.assign(model=model_name, teacher=teacher))
+    table = pd.concat(tables)
+    table.to_csv(base.run_dir / "distil_per_image.csv", index=False)
+    print(pd.DataFrame(curves).to_string(index=False))
+    for (teacher, model_name), per in table.groupby(["teacher", "model"], sort=False):
+        print(f"\n{model_name} distilled from {teacher}, {args.n} held-out test images "
+              "(mean ± 95 % half-width)")
+        print(paired_table(per).to_string())
+
+
+if __name__ == "__main__":
+    main()

@@ -222,7 +222,14 @@ def test_train_gan_then_evaluate_it_with_the_baselines(tmp_path, capsys):
     assert cli.main(["train-gan", *common]) == 2  # no stores yet: says which command makes them
     assert "xai-gan build-representations" in capsys.readouterr().err
     assert cli.main(["train-classifiers", *common]) == 0
-    assert cli.main(["build-representations", *common]) == 0
+    assert cli.main(["build-representations", *common, "--shard", "2/2"]) == 2
+    assert "shard i/n needs 0 <= i < n, got '2/2'" in capsys.readouterr().err
+    # two processes' shares of the stores (one after the other here): 64 train images make
+    # one chunk, so share 1 of 2 has nothing to build and leaves the store to share 0
+    assert cli.main(["build-representations", *common, "--shard", "1/2"]) == 0
+    assert "vgg train: shard 1/2 done, others still to finish" in capsys.readouterr().out
+    assert cli.main(["build-representations", *common, "--shard", "0/2"]) == 0
+    assert len(xg.store.RepresentationStore(tmp_path / "representations/gradcam/vgg/train")) == 64
     assert cli.main(["train-gan", *common, "--gan-epochs", "1", "--adversarial-weight", "0"]) == 0
     gan_dir = tmp_path / "gan" / "msft-tiny-gradcam-vgg-l1only"
     assert (gan_dir / "best.pt").exists() and (gan_dir / "history.csv").exists()

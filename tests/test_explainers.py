@@ -247,9 +247,12 @@ def test_sise_refuses_when_every_masked_image_scores_the_same():
         xg.explainers.get("sise")(model, seeded_images(3, 32))
 
 
-def test_scorecam_top_variance_channels(tiny):
+def test_scorecam_top_variance_channels_and_no_progress_bar_per_image(tiny, capfd):
     model, images = tiny
     full = xg.explainers.get("scorecam")(model, images)
+    assert capfd.readouterr().err == ""  # pytorch-grad-cam's own bars are silenced
+    import pytorch_grad_cam.score_cam as score_cam
+    assert score_cam.tqdm.__name__ == "tqdm"  # and its tqdm given back
     channels = xg.classifiers.conv_layers(model)[-1][1].out_channels
     every = xg.explainers.get("scorecam", max_channels=channels, batch_size=7)(model, images)
     torch.testing.assert_close(every, full)  # keeping all channels is plain Score-CAM

@@ -197,6 +197,28 @@ def test_interrupted_build_resumes_to_the_same_store(store_setup, tmp_path, inte
             assert torch.equal(torch.as_tensor(a[key]), torch.as_tensor(b[key])), (i, key)
 
 
+def test_shards_build_their_own_chunks_into_one_store(store_setup, tmp_path):
+    model, dataset = store_setup
+    whole = build(model, dataset, tmp_path / "whole")
+    assert build(model, dataset, tmp_path / "split", shard=(1, 2)) is None  # shard 0 still to do
+    assert sorted(p.name for p in (tmp_path / "split").iterdir()) == [
+        "chunk-00001", "metadata.json"]
+    (tmp_path / "split" / ".chunk-00000.tmp").mkdir()  # shard 0 was interrupted once
+    split = build(model, dataset, tmp_path / "split", shard=(0, 2))
+    assert len(split) == len(whole) and not list((tmp_path / "split").glob(".chunk-*"))
+    for i in (0, 33, 69):
+        assert torch.equal(split[i]["conditions"], whole[i]["conditions"])
+    with pytest.raises(ValueError, match="shard must be"):
+        build(model, dataset, tmp_path / "split", shard=(2, 2))
+    first = xg.store.RepresentationStore(tmp_path / "whole", limit=40)
+    assert len(first) == 40 and first.teacher == "gradcam"
+    assert torch.equal(first[39]["teacher_map"], whole[39]["teacher_map"])
+    with pytest.raises(IndexError):
+        first[40]
+    with pytest.raises(ValueError, match="limit must be from 1 to the store's 70 items"):
+        xg.store.RepresentationStore(tmp_path / "whole", limit=71)
+
+
 def test_a_format_1_store_is_read_under_the_new_names_and_never_extended(store_setup, tmp_path):
     model, dataset = store_setup
     store = build(model, dataset, tmp_path / "s")

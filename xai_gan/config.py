@@ -18,6 +18,7 @@ _GAN = gan.TrainConfig  # the GAN's defaults live there once
 # which CLI sub-commands take a group's flags (every other field: every sub-command)
 GROUPS = {"gan": ("run", "train-gan", "evaluate", "studies", "report"),
           "evaluate": ("run", "evaluate"), "checkpoint": ("evaluate",),
+          "store": ("build-representations",),
           "study": ("run", "studies", "report")}
 
 
@@ -92,6 +93,10 @@ class RunConfig:
     faithfulness_weight: float = setting(
         _GAN.faithfulness_weight, "weight of the faithfulness objective (objective faithful or "
         "both)", group="gan")
+    shard: str | None = setting(
+        None, "i/n: build only share i (from 0) of every store's chunks, to split an expensive "
+        "teacher across n processes (run one per i; any of them finishes the store)",
+        group="store")
     methods: list[str] | None = setting(
         None, f"explainers (default: all of {explainers.baselines()}, and gan when the run has "
         "a trained GAN); gan:<tag> names the GAN in gan/<tag>/ of the run, to compare several",
@@ -140,6 +145,8 @@ class RunConfig:
         if not 8 <= self.map_size <= self.image_size:
             raise ValueError(f"map_size must be from 8 to the image size ({self.image_size}), "
                              f"got {self.map_size}")
+        if self.shard is not None:
+            self.shard_share()  # checked now, not after the CNNs have trained
         unknown = sorted(set(self.studies) - set(STUDIES))
         if unknown:
             raise ValueError(f"unknown studies {unknown}; choose from {list(STUDIES)}")
@@ -150,6 +157,19 @@ class RunConfig:
 
     def checkpoint(self, model: str) -> Path:
         return self.run_dir / "classifiers" / f"{model.replace(':', '_')}.pt"
+
+    def shard_share(self) -> tuple[int, int]:
+        """``shard`` as ``(index, count)`` (``(0, 1)``: the whole store)."""
+        if self.shard is None:
+            return 0, 1
+        try:
+            index, count = (int(part) for part in self.shard.split("/"))
+        except ValueError:
+            raise ValueError(f"shard must look like i/n (e.g. 0/4), got {self.shard!r}"
+                             ) from None
+        if not 0 <= index < count:
+            raise ValueError(f"shard i/n needs 0 <= i < n, got {self.shard!r}")
+        return index, count
 
     def store_dir(self, model: str, split: str) -> Path:
         """One store per teacher, model and split: a run can hold several teachers."""

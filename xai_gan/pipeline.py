@@ -86,7 +86,8 @@ def train_classifiers(config: RunConfig, splits: dict | None = None) -> pd.DataF
 
 
 def build_representations(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
-    """Build the representation store of every split for each trained classifier."""
+    """Build the representation store of every split for each trained classifier (this
+    process's share of it with ``--shard i/n``)."""
     splits = splits or datasets(config)
     rows = []
     for name in config.models:
@@ -95,7 +96,11 @@ def build_representations(config: RunConfig, splits: dict | None = None) -> pd.D
             tic = time.perf_counter()
             built = store.build(model, ds, config.store_dir(name, split), k=config.k,
                                 map_size=config.map_size, teacher=config.teacher,
-                                device=config.device)
+                                device=config.device, shard=config.shard_share())
+            if built is None:
+                print(f"{name} {split}: shard {config.shard} done, others still to finish",
+                      flush=True)
+                continue
             rows.append({"model": name, "split": split, "n": len(built), "k": built.k,
                          "layers": len(built.metadata["layers"]),
                          "seconds": time.perf_counter() - tic})

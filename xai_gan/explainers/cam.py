@@ -10,6 +10,7 @@ channel, with ``max_channels``).
 from __future__ import annotations
 
 import importlib
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -155,6 +156,16 @@ class ScoreCAM(CAMExplainer):
 
     def _configure(self, cam):
         cam.batch_size = self.batch_size  # read by pytorch-grad-cam's ScoreCAM
+
+    def explain(self, model, images, targets):
+        # pytorch-grad-cam draws a progress bar per image (tqdm, no switch to turn it off):
+        # hundreds of bars in a store build or a notebook's output; silence its tqdm here
+        module = importlib.import_module("pytorch_grad_cam.score_cam")
+        real, module.tqdm = module.tqdm, SimpleNamespace(tqdm=lambda iterable, **_: iterable)
+        try:
+            return super().explain(model, images, targets)
+        finally:
+            module.tqdm = real
 
 
 def _top_variance_weights(base, k: int):

@@ -19,15 +19,15 @@ import xai_gan as xg
 from gan_worth import arguments, paired_table, setup
 
 GENERATORS = {"gan": ("msft", 1.0), "linear": ("linear", 0.0)}  # name: (generator, adversarial)
-N_VAL = 200
 
 
 def stores(base, splits, model, teacher: str, n_train: int) -> dict:
-    """Train and val stores of ``teacher``'s maps for one CNN (built once, resumable)."""
+    """Train (the first ``n_train`` images) and val stores of ``teacher``'s maps for one CNN
+    (built once, resumable)."""
     root = base.run_dir / "distil" / teacher / model
     classifier = xg.pipeline.load_classifier(base, model)
     built = {}
-    for split, n in (("train", n_train), ("val", N_VAL)):
+    for split, n in (("train", n_train), ("val", len(splits["val"]))):
         built[split] = xg.store.build(classifier, Subset(splits[split], range(n)), root / split,
                                       k=base.k, map_size=base.map_size, teacher=teacher)
     return built

@@ -10,12 +10,17 @@ of one explanation by the GAN against the explainers it can stand in for.
    ``gfi``: same trained CNN, same test images, side by side (``benchmarks/explainers.py``).
    Cost does not depend on the weights: without ``--checkpoint`` an untrained generator of
    the asked architecture stands in.
+3. Where the GAN's time goes, per ``--map-sizes`` entry (the side the generator works at):
+   the representation (every conv layer's Grad-CAM from one forward and one backward, then
+   the k cumulative maps), the generator, and the whole explainer, against Grad-CAM.
 
     python benchmarks/gan.py [--generators msft gsft lsft] [--presets tiny paper] [--batch 16]
                              [--steps 4] [--checkpoint runs/.../best.pt] [--n 32]
+                             [--map-sizes 64 32]
 """
 import argparse
 import tempfile
+import time
 
 import torch
 from torch.utils.data import Dataset
@@ -89,6 +94,7 @@ def main():
     parser.add_argument("--run-dir", default="runs/zoo/shapes")
     parser.add_argument("--n", type=int, default=32)
     parser.add_argument("--skip-training", action="store_true")
+    parser.add_argument("--map-sizes", nargs="+", type=int, default=[64, 32])
     args = parser.parse_args()
     device = xg.modules.resolve_device(args.device)
     cuda = device.type == "cuda"
@@ -118,7 +124,7 @@ def main():
     else:
         gan = xg.gan.GANExplainer(
             generator=xg.gan.build_generator(args.cost_generator, 8, "tiny"), k=8,
-            image_size=images.shape[-1])
+            map_size=images.shape[-1])
     named = {"gan": gan, **{m: xg.explainers.get(m) for m in ("gradcam", "sise", "scorecam",
                                                                "gfi")}}
     rows = cost_table(model, images, masks, named)
@@ -129,6 +135,42 @@ def main():
     print("gan is " + ", ".join(f"{ms[m] / ms['gan']:.1f}x cheaper than {m}"
                                 for m in ("sise", "scorecam", "gfi"))
           + f"; {ms['gan'] / ms['gradcam']:.1f}x the cost of gradcam")
+    where_time_goes(model, images, args.map_sizes, args.cost_generator)
+
+
+def best_ms(call, images, repeats=5) -> float:
+    """Fastest of ``repeats`` timed calls (after one untimed), ms per image."""
+    call()
+    times = []
+    for _ in range(repeats):
+        tic = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - tic)
+    return min(times) * 1000 / len(images)
+
+
+def where_time_goes(model, images, map_sizes, generator_name):
+    """The GAN explainer's parts at each map size, timed side by side with Grad-CAM."""
+    from xai_gan.representation import cumulative_maps, layer_gradcams
+
+    gradcam = xg.explainers.get("gradcam")
+    reference = best_ms(lambda: gradcam(model, images), images)
+    print(f"\nwhere the GAN's time goes ({generator_name} tiny, k = 8, {len(images)} images of "
+          f"{images.shape[-1]} px; best of 5; Grad-CAM {reference:.2f} ms / image)")
+    print("| map size | representation ms | generator ms | whole explainer ms | x Grad-CAM |\n"
+          "|---|---|---|---|---|")
+    for size in [s for s in map_sizes if s <= images.shape[-1]]:
+        generator = xg.gan.build_generator(generator_name, 8, "tiny").eval()
+        gan = xg.gan.GANExplainer(generator=generator, k=8, map_size=size)
+        conditions = cumulative_maps(layer_gradcams(model, images, size=size), 8)
+        small = xg.maps.resize(images, size)
+        representation = best_ms(lambda: cumulative_maps(
+            layer_gradcams(model, images, size=size), 8), images)
+        with torch.no_grad():
+            drawing = best_ms(lambda: generator(small, conditions), images)
+        whole = best_ms(lambda: gan(model, images), images)
+        print(f"| {size} | {representation:.2f} | {drawing:.2f} | {whole:.2f} | "
+              f"{whole / reference:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -28,9 +28,10 @@ def faithfulness_loss(classifier: nn.Module, images: torch.Tensor, heat: torch.T
     ``heat`` is (B, 1, H, W) in [0, 1]; ``classes`` the classes to explain (the CNN's
     predictions). ``input_size`` is the side the classifier runs at, where it differs from
     the images' (stores hold images at the map size); images and map are resized to it.
-    ``temperature`` is the soft mask's width, in standard deviations of each
-    map. The classifier
-    should be frozen and in eval mode; gradients reach ``heat`` through it.
+    ``temperature`` is the soft mask's width, in standard deviations of each map.
+    ``saturation_weight`` scales :func:`saturation_barrier` (0: the deletion minus insertion
+    gap alone, what the metrics score). The classifier should be frozen and in eval mode;
+    gradients reach ``heat`` through it.
     """
     if input_size is not None:
         images, heat = resize(images, input_size), resize(heat, input_size)
@@ -48,8 +49,13 @@ def faithfulness_loss(classifier: nn.Module, images: torch.Tensor, heat: torch.T
     probs = classifier(batch).float().softmax(1)
     p = probs.gather(1, classes.repeat(2 * len(fractions))[:, None])[:, 0]
     p_deleted, p_kept = p.view(2, len(fractions), -1)
-    # a barrier on the generator's logits, -log h - log(1 - h): sharper maps help the soft
-    # masks, and without it the sigmoid saturates into a flat map that no gradient leaves
+    gap = (p_deleted - p_kept).mean()
+    return gap + saturation_weight * saturation_barrier(heat) if saturation_weight else gap
+
+
+def saturation_barrier(heat: torch.Tensor) -> torch.Tensor:
+    """``mean(-log h - log(1 - h))``, a barrier on the generator's logits: without it the
+    sigmoid saturates into a flat map that no gradient leaves. A training term only:
+    validation reports it apart from the gap."""
     h = heat.float().clamp(1e-6, 1 - 1e-6)
-    barrier = -(h.log() + (1 - h).log()).mean()
-    return (p_deleted - p_kept).mean() + saturation_weight * barrier
+    return -(h.log() + (1 - h).log()).mean()

@@ -23,7 +23,7 @@ from ..modules import bf16_autocast, eval_mode, resolve_device, seeded
 from ..training import check_finite, check_same_run, run_epoch
 from .checkpoint import generator_state
 from .discriminator import PatchDiscriminator
-from .faithfulness import faithfulness_loss
+from .faithfulness import faithfulness_loss, saturation_barrier
 from .generators import build_generator
 from .losses import GANLoss, set_requires_grad
 # changing these mid-run would make a different run: a checkpoint with others is refused
@@ -125,18 +125,22 @@ def _teacher(store: Dataset) -> str | None:
 def validate(generator, store: Dataset, batch_size: int = 64, device=None,
              classifier: torch.nn.Module | None = None, input_size: int | None = None) -> dict:
     """Mean L1, SSIM and Pearson of the generated maps to the store's teacher maps; with a
-    ``classifier``, also the faithfulness loss (run at ``input_size``)."""
+    ``classifier``, also ``val_faith``, the faithfulness loss's deletion minus insertion gap
+    (run at ``input_size``; what ``best.pt`` is chosen by under the faithful objective), and
+    ``val_barrier``, its saturation barrier, reported apart so that the score the metrics
+    measure is not mixed with a regulariser."""
     device = device or next(generator.parameters()).device
     scores = {"l1": [], "ssim": [], "pearson": []}
-    faith = []
+    faith, barrier = [], []
     with eval_mode(generator):
         for batch in DataLoader(store, batch_size=batch_size):
             images = batch["image"].to(device)
             heat = generator(images, batch["conditions"].to(device)).float()
             if classifier is not None:
                 faith.append(len(images) * faithfulness_loss(
-                    classifier, images, heat, batch["pred"].to(device),
+                    classifier, images, heat, batch["pred"].to(device), saturation_weight=0,
                     input_size=input_size).item())
+                barrier.append(len(images) * saturation_barrier(heat).item())
             heat, teacher_map = heat[:, 0].cpu(), batch["teacher_map"]
             scores["l1"].append(mae(heat, teacher_map))
             scores["ssim"].append(ssim(heat, teacher_map))
@@ -144,6 +148,7 @@ def validate(generator, store: Dataset, batch_size: int = 64, device=None,
     out = {f"val_{name}": torch.cat(values).nanmean().item() for name, values in scores.items()}
     if classifier is not None:
         out["val_faith"] = sum(faith) / len(store)
+        out["val_barrier"] = sum(barrier) / len(store)
     return out
 
 

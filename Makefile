@@ -33,5 +33,5 @@ $(STAMP): pyproject.toml uv.lock
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) \
-		|| echo "warning: apt could not install$$missing; the tests that need it will be skipped"; fi
+		|| echo "warning: apt could not install:$$missing; the tests that need it will be skipped"; fi
 	touch $@

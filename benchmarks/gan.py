@@ -140,11 +140,16 @@ def main():
 
 def best_ms(call, images, repeats=5) -> float:
     """Fastest of ``repeats`` timed calls (after one untimed), ms per image."""
+    def synchronize():
+        if images.is_cuda:
+            torch.cuda.synchronize()
     call()
     times = []
     for _ in range(repeats):
+        synchronize()
         tic = time.perf_counter()
         call()
+        synchronize()
         times.append(time.perf_counter() - tic)
     return min(times) * 1000 / len(images)
 
@@ -153,6 +158,7 @@ def where_time_goes(model, images, map_sizes, generator_name):
     """The GAN explainer's parts at each map size, timed side by side with Grad-CAM."""
     from xai_gan.representation import cumulative_maps, layer_gradcams
 
+    images = images.to(xg.modules.model_device(model))
     gradcam = xg.explainers.get("gradcam")
     reference = best_ms(lambda: gradcam(model, images), images)
     print(f"\nwhere the GAN's time goes ({generator_name} tiny, k = 8, {len(images)} images of "
@@ -160,7 +166,7 @@ def where_time_goes(model, images, map_sizes, generator_name):
     print("| map size | representation ms | generator ms | whole explainer ms | x Grad-CAM |\n"
           "|---|---|---|---|---|")
     for size in [s for s in map_sizes if s <= images.shape[-1]]:
-        generator = xg.gan.build_generator(generator_name, 8, "tiny").eval()
+        generator = xg.gan.build_generator(generator_name, 8, "tiny").eval().to(images.device)
         gan = xg.gan.GANExplainer(generator=generator, k=8, map_size=size)
         conditions = cumulative_maps(layer_gradcams(model, images, size=size), 8)
         small = xg.maps.resize(images, size)

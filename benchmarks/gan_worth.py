@@ -11,6 +11,7 @@ at ``--map-size`` (32: a quarter of the 64 px generator's cost; the map is resiz
 
     python benchmarks/gan_worth.py [--models vgg resnet] [--n 100] [--seconds 60]
                                    [--n-train 6000] [--map-size 32] [--run-dir runs/gan-worth-32]
+                                   [--variants gan-distil gan-faithful ...]
 
 Everything resumes: a second call re-uses the CNNs, stores and generators it finds.
 """
@@ -77,14 +78,15 @@ def paired_table(per_model: pd.DataFrame, reference: str = "gradcam") -> pd.Data
 
 
 def main():
-    args = arguments(__doc__)
+    args = arguments(__doc__, variants=list(VARIANTS))
     base, splits = setup(args)
     xg.pipeline.build_representations(base, splits)
     tables = []
     for model_name in args.models:
         one = base.replace(models=[model_name])
         named = {name: xg.explainers.get(name) for name in xg.explainers.baselines()}
-        for name, (generator, objective, inputs, adversarial) in VARIANTS.items():
+        for name in args.variants:
+            generator, objective, inputs, adversarial = VARIANTS[name]
             config = one.replace(generator=generator, objective=objective, inputs=inputs,
                                  adversarial_weight=adversarial)
             print(f"{model_name}: training {name} ({args.seconds:g} s)", flush=True)
@@ -93,11 +95,9 @@ def main():
         model = xg.pipeline.load_classifier(base, model_name)
         table = xg.metrics.evaluate(model, splits["test"], named, metrics=METRICS, n=args.n)
         tables.append(table.assign(model=model_name))
-    table = pd.concat(tables)
-    table.to_csv(f"{args.run_dir}/gan_worth_per_image.csv", index=False)
-    for model_name, per_model in table.groupby("model", sort=False):
         print(f"\n{model_name}, {args.n} held-out test images (mean ± 95 % half-width)")
-        print(paired_table(per_model).to_string())
+        print(paired_table(tables[-1]).to_string(), flush=True)
+        pd.concat(tables).to_csv(f"{args.run_dir}/gan_worth_per_image.csv", index=False)
 
 
 if __name__ == "__main__":

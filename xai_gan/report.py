@@ -113,29 +113,31 @@ def _summaries(run_dir: Path) -> pd.DataFrame:
 
 
 def _faithfulness_sentence(per: pd.DataFrame, gan: str) -> str | None:
-    """The GAN's rank on each headline metric per CNN, and on how many CNNs it lies inside
-    the best method's 95 % interval (normal approximation over test images)."""
+    """The GAN's rank on each headline metric per CNN, and on how many CNNs it is the best or
+    lies inside the best method's 95 % interval (normal approximation over test images)."""
     clauses = []
     for metric in FAITHFULNESS:
-        rows = per[per.metric == metric]
-        if gan not in set(rows.method):
-            continue
-        ranks, inside = [], 0
-        for model, group in rows.groupby("model", sort=False):
-            best = group.sort_values("rank").iloc[0]
-            own = group[group.method == gan].iloc[0]
+        ranks, tied = [], 0
+        for model, group in per[per.metric == metric].groupby("model", sort=False):
+            own = group[group.method == gan]
+            if own.empty or own["rank"].isna().all():  # not evaluated on this CNN
+                continue
+            own, best = own.iloc[0], group.sort_values("rank").iloc[0]
             half = Z95 * best["std"] / math.sqrt(best["n"]) if best["n"] > 1 else 0.0
-            inside += abs(own["mean"] - best["mean"]) <= half
+            tied += abs(own["mean"] - best["mean"]) <= half
             ranks.append(f"{int(own['rank'])}/{len(group)} on {model}")
-        clauses.append(f"{metric} {_arrow(metric)}: rank {', '.join(ranks)}; inside the best's "
-                       f"95 % interval on {inside} of {len(ranks)} CNNs")
+        if ranks:
+            clauses.append(f"{metric} {_arrow(metric)}: rank {', '.join(ranks)}; the best or "
+                           f"inside the best's 95 % interval on {tied} of {len(ranks)} CNNs")
     return f"Faithfulness of {gan}: " + "; ".join(clauses) + "." if clauses else None
 
 
-def headline(run_dir: str | Path, summary: dict | None = None) -> list[str]:
+def headline(run_dir: str | Path, summary: dict | None = None,
+             teacher: str = "gradcam") -> list[str]:
     """What the run shows, in plain sentences computed from its results: the CNNs explained,
-    the GAN's faithfulness ranks, the GAN against its own input (``copy``) and its teacher,
-    its cost against Grad-CAM's, and how much the sample size allows one to conclude."""
+    the GAN's faithfulness ranks, the GAN against its own input (``copy``) and the
+    evaluation's ``teacher``, its cost against Grad-CAM's, and how much the sample size allows
+    one to conclude."""
     run_dir = Path(run_dir)
     summary = summary or {}
     per = _summaries(run_dir)
@@ -158,14 +160,13 @@ def headline(run_dir: str | Path, summary: dict | None = None) -> list[str]:
             sentences.append(sentence)
         shared = [m for m in FAITHFULNESS if m in means.columns]
         if "copy" in means.index and shared:
-            diffs = ", ".join(f"{m} {means.at[gan, m] - means.at['copy', m]:+.3f}"
+            diffs = ", ".join(f"{m} {_arrow(m)} {means.at[gan, m] - means.at['copy', m]:+.3f}"
                               for m in shared)
             sentences.append(f"Against its own input (copy, condition map 0: the deepest "
                              f"layer's Grad-CAM), {gan} differs by {diffs} (mean over CNNs).")
         if "pearson" in means.columns:
-            teacher = summary.get("config", {}).get("teacher", "the teacher")
-            sentences.append(f"Pearson correlation of {gan} with its teacher ({teacher}): "
-                             f"{means.at[gan, 'pearson']:.3f}.")
+            sentences.append(f"Pearson correlation of {gan} with {teacher} (the evaluation's "
+                             f"teacher): {means.at[gan, 'pearson']:.3f}.")
         if {"ms_per_image"} <= set(means.columns) and "gradcam" in means.index:
             ms, ref = means.at[gan, "ms_per_image"], means.at["gradcam", "ms_per_image"]
             sentences.append(f"Cost: {ms:.2f} ms per image, {ms / ref:.1f}x Grad-CAM's "
@@ -243,7 +244,8 @@ def write(config) -> Path:
              f"<h1>xai-gan report</h1><p class='note'>run folder {html.escape(str(run_dir))}, "
              f"profile {html.escape(str(summary.get('profile')))}</p>",
              "<h2>What this run shows</h2><ul class='lead'>",
-             *[f"<li>{html.escape(s, quote=False)}</li>" for s in headline(run_dir, summary)], "</ul>",
+             *[f"<li>{html.escape(s, quote=False)}</li>"
+               for s in headline(run_dir, summary, config.teacher)], "</ul>",
              "<p>Quality against cost: each explainer's mean over the CNNs, the GAN in red; "
              "the grey steps join the methods that no other method beats on both.</p>",
              _quality_cost(run_dir)]

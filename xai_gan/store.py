@@ -69,8 +69,8 @@ def build(model: nn.Module, dataset: Dataset, out_dir: str | Path, k: int = 8,
     Resumable: re-running after an interruption writes only the missing chunks. A store built
     with another model, dataset, k, size or teacher is refused, never extended. For an
     expensive teacher, ``shard=(i, n)`` splits the work across n processes (or machines
-    sharing the folder): process i writes chunks i, i + n, ...; each chunk is written whole
-    (then renamed), so shards never collide.
+    sharing the folder), all with the same n and each with its own i: process i writes
+    chunks i, i + n, ..., each written whole and then renamed into place.
 
     Parameters
     ----------
@@ -144,7 +144,10 @@ def build(model: nn.Module, dataset: Dataset, out_dir: str | Path, k: int = 8,
         tmp.mkdir(parents=True, exist_ok=True)
         for key, parts in fields.items():
             np.save(tmp / f"{key}.npy", np.concatenate(parts))
-        tmp.rename(_chunk_dir(out_dir, c))
+        if _chunk_dir(out_dir, c).exists():  # a process with an overlapping share was faster
+            shutil.rmtree(tmp)
+        else:
+            tmp.rename(_chunk_dir(out_dir, c))
     bar.close()
     if any(not _chunk_dir(out_dir, c).exists() for c in range(n_chunks)):
         return None

@@ -161,7 +161,9 @@ class ScoreCAM(CAMExplainer):
         # pytorch-grad-cam draws a progress bar per image (tqdm, no switch to turn it off):
         # hundreds of bars in a store build or a notebook's output; silence its tqdm here
         module = importlib.import_module("pytorch_grad_cam.score_cam")
-        real, module.tqdm = module.tqdm, SimpleNamespace(tqdm=lambda iterable, **_: iterable)
+        silent = lambda iterable, *_, **__: iterable  # noqa: E731
+        real = module.tqdm  # the tqdm module (``tqdm.tqdm(...)``) or the tqdm class itself
+        module.tqdm = SimpleNamespace(tqdm=silent) if hasattr(real, "tqdm") else silent
         try:
             return super().explain(model, images, targets)
         finally:

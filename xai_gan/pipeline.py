@@ -118,11 +118,9 @@ def train_gan(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
     train_store = store.combine([config.store_dir(m, "train") for m in config.models])
     val_store = store.combine([config.store_dir(m, "val") for m in config.models])
     classifier = None
-    if config.objective != "distil":
-        if len(config.models) > 1:
-            raise ValueError(f"the {config.objective} objective runs the CNN that made each "
-                             "map: train it with one --models entry")
-        classifier = str(config.checkpoint(config.models[0]))
+    if config.objective != "distil":  # each store's maps are scored by the CNN that made them
+        classifier = [str(config.checkpoint(m)) for m in config.models]
+        classifier = classifier[0] if len(classifier) == 1 else classifier
     result = gan.train(train_store, val_store, gan.TrainConfig(
         out_dir=config.gan_dir, generator=config.generator, preset=config.preset,
         generator_options={} if config.inputs == "both" else {"inputs": config.inputs},

@@ -13,6 +13,7 @@ Format 2 names the fields ``conditions`` and ``teacher_map`` and the metadata's 
 """
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import shutil
@@ -241,16 +242,27 @@ class RepresentationStore(Dataset):
         return item
 
 
-def combine(stores) -> ConcatDataset:
+class CombinedStore(ConcatDataset):
+    """Stores joined for joint training: each item also carries ``source``, the index of the
+    store (and so of the CNN) it came from, for objectives that run that CNN."""
+
+    def __getitem__(self, index: int) -> dict:
+        index = index % len(self) if index < 0 else index
+        return {**super().__getitem__(index),
+                "source": bisect.bisect_right(self.cumulative_sizes, index)}
+
+
+def combine(stores) -> CombinedStore:
     """Join stores (several CNNs or datasets) for joint training; k and map size must agree
-    (the CNNs' input sizes may differ)."""
+    (the CNNs' input sizes may differ). Items carry ``source``, the index of their store."""
     stores = [RepresentationStore(s) if isinstance(s, (str, Path)) else s for s in stores]
     shapes = {(s.k, s.map_size) for s in stores}
     if len(shapes) > 1:
         raise ValueError(f"stores differ in (k, map_size): {sorted(shapes)}")
     if len({"mask" in s[0] for s in stores}) > 1:  # default_collate needs the same keys
         raise ValueError("some stores have masks and others not")
-    return ConcatDataset(stores)
+    return CombinedStore(stores)
 
 
-__all__ = ["build", "RepresentationStore", "combine", "model_hash", "STORE_FORMAT"]
+__all__ = ["build", "RepresentationStore", "CombinedStore", "combine", "model_hash",
+           "STORE_FORMAT"]

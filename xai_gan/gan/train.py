@@ -54,7 +54,9 @@ class TrainConfig:
     gan_loss: str = "bce"
     disc_width: int = 32
     faithfulness_weight: float = 1.0
-    classifier: str | None = None  # classifier checkpoint: needed by the faithfulness term
+    # classifier checkpoint(s) the faithfulness term runs: one, or one per store of a
+    # combined train store (``xai_gan.store.combine``), in its order
+    classifier: str | list[str] | None = None
     seed: int = 0
     device: str | None = None
     amp: bool | None = None  # bf16 autocast; default on CUDA GPUs with native bf16
@@ -105,31 +107,66 @@ def _shape(store: Dataset) -> dict:
             "image_channels": item["image"].shape[0]}
 
 
-def _input_size(store: Dataset, map_size: int) -> int:
-    """The CNN's input side the stores were built at (the faithfulness term runs the CNN
+def _parts_of(store: Dataset) -> list[Dataset]:
+    """The stores a combined store joins, in order (a plain store: itself)."""
+    return list(getattr(store, "datasets", [store]))
+
+
+def _input_sizes(store: Dataset, map_size: int) -> list[int]:
+    """Per store: the CNN's input side it was built at (the faithfulness term runs that CNN
     there); the map size for stores without that record."""
-    sizes = {getattr(s, "image_size", map_size) for s in getattr(store, "datasets", [store])}
-    if len(sizes) > 1:
-        raise ValueError(f"the faithfulness term needs one CNN input size, the stores have "
-                         f"{sorted(sizes)}")
-    return sizes.pop()
+    return [getattr(s, "image_size", map_size) for s in _parts_of(store)]
+
+
+def _faithfulness(classifiers: list, input_sizes: list, images, heat, batch, **options):
+    """The faithfulness loss of a batch, each item scored by the CNN of its store (its
+    ``source``), averaged over items."""
+    classes = batch["pred"].to(images.device)
+    if len(classifiers) == 1:
+        return faithfulness_loss(classifiers[0], images, heat, classes,
+                                 input_size=input_sizes[0], **options)
+    sources = batch["source"].to(images.device)
+    total = 0.0
+    for i, (model, size) in enumerate(zip(classifiers, input_sizes)):
+        rows = (sources == i).nonzero()[:, 0]
+        if len(rows):
+            total = total + len(rows) * faithfulness_loss(
+                model, images[rows], heat[rows], classes[rows], input_size=size, **options)
+    return total / len(images)
+
+
+def _as_list(value) -> list:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
 def _teacher(store: Dataset) -> str | None:
-    stores = getattr(store, "datasets", [store])
-    teachers = {getattr(s, "metadata", {}).get("teacher") for s in stores}
+    teachers = {getattr(s, "metadata", {}).get("teacher") for s in _parts_of(store)}
     return teachers.pop() if len(teachers) == 1 else None
+
+
+def _check_sources(models: list, n_train: int, n_val: int) -> None:
+    """One classifier per store, and as many val stores as train stores (the same CNNs, in
+    the same order)."""
+    if not len(models) == n_train == n_val:
+        raise ValueError(f"the faithfulness term runs each store's own CNN: got "
+                         f"{len(models)} classifier(s) for {n_train} train and {n_val} val "
+                         "store(s); pass one classifier per store, in the order the stores "
+                         "were combined")
 
 
 @torch.no_grad()
 def validate(generator, store: Dataset, batch_size: int = 64, device=None,
-             classifier: torch.nn.Module | None = None, input_size: int | None = None) -> dict:
+             classifier: torch.nn.Module | list | None = None,
+             input_size: int | list | None = None) -> dict:
     """Mean L1, SSIM and Pearson of the generated maps to the store's teacher maps; with a
     ``classifier``, also ``val_faith``, the faithfulness loss's deletion minus insertion gap
     (run at ``input_size``; what ``best.pt`` is chosen by under the faithful objective), and
     ``val_barrier``, its saturation barrier, reported apart so that the score the metrics
-    measure is not mixed with a regulariser."""
+    measure is not mixed with a regulariser. For a combined store, ``classifier`` and
+    ``input_size`` are lists, one per store, and each item is scored by its store's CNN."""
     device = device or next(generator.parameters()).device
+    models, input_sizes = _as_list(classifier), _as_list(input_size)
+    input_sizes = input_sizes * len(models) if len(input_sizes) == 1 else input_sizes
     scores = {"l1": [], "ssim": [], "pearson": []}
     faith, barrier = [], []
     with eval_mode(generator):
@@ -137,9 +174,9 @@ def validate(generator, store: Dataset, batch_size: int = 64, device=None,
             images = batch["image"].to(device)
             heat = generator(images, batch["conditions"].to(device)).float()
             if classifier is not None:
-                faith.append(len(images) * faithfulness_loss(
-                    classifier, images, heat, batch["pred"].to(device), saturation_weight=0,
-                    input_size=input_size).item())
+                faith.append(len(images) * _faithfulness(
+                    models, input_sizes, images, heat, batch,
+                    saturation_weight=0).item())
                 barrier.append(len(images) * saturation_barrier(heat).item())
             heat, teacher_map = heat[:, 0].cpu(), batch["teacher_map"]
             scores["l1"].append(mae(heat, teacher_map))
@@ -171,13 +208,14 @@ def train(train_store: Dataset, val_store: Dataset, config: TrainConfig) -> Trai
 
 @dataclass
 class _Parts:
-    """What one training run updates: the generator, the optional critic and classifier."""
+    """What one training run updates: the generator, the optional critic, and the
+    classifiers the faithfulness term runs (frozen)."""
 
     generator: torch.nn.Module
     discriminator: torch.nn.Module | None
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer | None
-    classifier: torch.nn.Module | None
+    classifiers: list[torch.nn.Module]  # what the faithfulness term runs (none: distil)
 
 
 def _build(config: TrainConfig, shape: dict, device, memory) -> _Parts:
@@ -185,16 +223,18 @@ def _build(config: TrainConfig, shape: dict, device, memory) -> _Parts:
                                 shape["image_channels"], seed=config.seed,
                                 **config.generator_options).to(device, memory_format=memory)
     adam = dict(lr=config.lr, betas=(config.beta1, 0.999))
-    discriminator = opt_d = classifier = None
+    discriminator = opt_d = None
+    models = []
     if config.adversarial_weight > 0 and config.uses_teacher:
         discriminator = PatchDiscriminator(shape["image_channels"], width=config.disc_width)
         discriminator.to(device, memory_format=memory)
         opt_d = torch.optim.Adam(discriminator.parameters(), **adam)
     if config.uses_classifier:
-        classifier = classifiers.load_checkpoint(config.classifier, device=device)["model"]
-        set_requires_grad(classifier, False)
+        for path in _as_list(config.classifier):
+            models.append(classifiers.load_checkpoint(path, device=device)["model"])
+            set_requires_grad(models[-1], False)
     return _Parts(generator, discriminator, torch.optim.Adam(generator.parameters(), **adam),
-                  opt_d, classifier)
+                  opt_d, models)
 
 
 def _resume(parts: _Parts, config: TrainConfig, shape: dict, path: Path, device) -> dict:
@@ -269,7 +309,9 @@ def _train(train_store, val_store, config: TrainConfig, rank: int, world: int,
     memory = torch.channels_last if channels_last else torch.contiguous_format
     parts = _build(config, shape, device, memory)
     generator, discriminator = parts.generator, parts.discriminator
-    input_size = _input_size(train_store, shape["map_size"])
+    input_sizes = _input_sizes(train_store, shape["map_size"])
+    if parts.classifiers:
+        _check_sources(parts.classifiers, len(input_sizes), len(_parts_of(val_store)))
     shape["train_items"] = len(train_store)
     last_path, best_path = config.out_dir / "last.pt", config.out_dir / "best.pt"
     progress = {"history": [], "epoch": 0, "best": -math.inf, "seconds": 0.0}
@@ -326,9 +368,9 @@ def _train(train_store, val_store, config: TrainConfig, rank: int, world: int,
                     adv = criterion(discriminator(images, fake), True, for_discriminator=False)
                     loss_g = loss_g + config.adversarial_weight * adv
                     losses["g_adv"] = adv.item()
-                if parts.classifier is not None:
-                    faith = faithfulness_loss(parts.classifier, images, fake.float(),
-                                              batch["pred"].to(device), input_size=input_size)
+                if parts.classifiers:
+                    faith = _faithfulness(parts.classifiers, input_sizes, images, fake.float(),
+                                          batch)
                     loss_g = loss_g + config.faithfulness_weight * faith
                     losses["faith"] = faith.item()
             check_finite(loss_g, "generator loss", epoch + 1)
@@ -345,7 +387,8 @@ def _train(train_store, val_store, config: TrainConfig, rank: int, world: int,
             row = {"epoch": epoch + 1, "seconds": progress["seconds"], "batches": result.batches,
                    **{f"train_{name}": value for name, value in result.means.items()},
                    **validate(generator, val_store, device=device,
-                              classifier=parts.classifier, input_size=input_size)}
+                              classifier=parts.classifiers or None,
+                              input_size=input_sizes)}
             teacher = _teacher(train_store) if config.uses_teacher else None
             _save_epoch(parts, config, shape, row, progress, teacher, result.out_of_time)
         if world > 1:

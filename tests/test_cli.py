@@ -251,3 +251,16 @@ def test_train_gan_then_evaluate_it_with_the_baselines(tmp_path, capsys):
     capsys.readouterr()
     assert cli.main(["evaluate", *common, "--methods", "gan:nope"]) == 2
     assert "gan/nope/best.pt does not exist" in capsys.readouterr().err
+    # a faithful GAN with baselines it must beat, trained beside it and evaluated by name
+    faithful = [*common, "--objective", "faithful", "--gan-baselines", "linear", "distil",
+                "--gan-epochs", "1"]
+    assert cli.main(["train-gan", *faithful]) == 0
+    for tag in ("msft-tiny-gradcam-vgg-faithful", "linear-tiny-gradcam-vgg-faithful",
+                "msft-tiny-gradcam-vgg"):  # the GAN, linear with its objective, distilled
+        assert (tmp_path / "gan" / tag / "best.pt").exists()
+    assert xg.io.load_torch(tmp_path / "gan" / "msft-tiny-gradcam-vgg" / "best.pt")[
+        "teacher"] == "gradcam"
+    assert cli.main(["evaluate", *faithful, "--n", "2", "--metrics", "deletion_auc"]) == 0
+    assert {"gan", "gan:linear", "gan:distil", "copy"} <= set(pd.read_csv(summary_path).method)
+    with pytest.raises(ValueError, match="unknown GAN baselines \\['nope'\\]"):
+        xg.RunConfig(gan_baselines=["nope"])

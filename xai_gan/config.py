@@ -13,6 +13,9 @@ from pathlib import Path
 from . import data, explainers, gan, metrics, profiles
 
 STUDIES = ("condition-relevance", "cross-architecture", "cross-dataset")
+# what a generator the GAN must beat changes from the GAN's own set-up
+BASELINES = {"linear": {"generator": "linear"}, "image-only": {"inputs": "image"},
+             "conditions-only": {"inputs": "conditions"}, "distil": {"objective": "distil"}}
 _GAN = gan.TrainConfig  # the GAN's defaults live there once
 
 # which CLI sub-commands take a group's flags (every other field: every sub-command)
@@ -81,10 +84,16 @@ class RunConfig:
                                 "train-gan --distributed)", group="gan")
     gan_seconds: float | None = setting(
         None, "GAN training budget in seconds (default: the profile's)", group="gan")
-    objective: str = setting(_GAN.objective, "what the generator learns: distil (the "
-                             "teacher's map), faithful (deletion and insertion through the "
-                             "frozen CNN, no teacher) or both", choices=list(gan.OBJECTIVES),
-                             group="gan")
+    objective: str | None = setting(None, "what the generator learns: distil (the teacher's "
+                                    "map), faithful (deletion and insertion through the frozen "
+                                    "CNN, no teacher) or both (default: the profile's)",
+                                    choices=list(gan.OBJECTIVES), group="gan")
+    gan_baselines: list[str] | None = setting(
+        None, "generators the GAN must beat, trained beside it on the same stores and budget "
+        "and evaluated as gan:<name>: linear (a learned 1x1 mix of the conditions), image-only "
+        "and conditions-only (the other input zeroed), all with the GAN's objective, and "
+        "distil (the paper's GAN, drawn from the teacher); none for none (default: the "
+        "profile's)", choices=[*BASELINES, "none"], group="gan")
     l1_weight: float = setting(_GAN.l1_weight, "weight of the L1 loss to the teacher map",
                                group="gan")
     adversarial_weight: float = setting(_GAN.adversarial_weight, "0: L1 only", group="gan")
@@ -131,6 +140,8 @@ class RunConfig:
                    "n_explain": self.settings["n_explain"],
                    "gan_epochs": self.settings["gan_epochs"],
                    "gan_seconds": self.settings["gan_seconds"],
+                   "objective": self.settings["objective"],
+                   "gan_baselines": self.settings["gan_baselines"],
                    "study_seconds": self.settings["study_seconds"],
                    "study_n": self.settings["n_study"],
                    "study_n_train": self.settings["study_n_train"],
@@ -147,6 +158,10 @@ class RunConfig:
                              f"got {self.map_size}")
         if self.shard is not None:
             self.shard_share()  # checked now, not after the CNNs have trained
+        self.gan_baselines = [b for b in self.gan_baselines if b != "none"]
+        unknown = sorted(set(self.gan_baselines) - set(BASELINES))
+        if unknown:
+            raise ValueError(f"unknown GAN baselines {unknown}; choose from {list(BASELINES)}")
         unknown = sorted(set(self.studies) - set(STUDIES))
         if unknown:
             raise ValueError(f"unknown studies {unknown}; choose from {list(STUDIES)}")
@@ -189,13 +204,27 @@ class RunConfig:
                 tag += f"{self.faithfulness_weight:g}"
         return self.run_dir / "gan" / tag
 
+    def baseline(self, name: str) -> "RunConfig":
+        """The configuration of GAN baseline ``name`` (:data:`BASELINES`): the run's GAN with
+        one thing changed."""
+        return self.replace(**BASELINES[name], gan_baselines=["none"])
+
+    def baselines(self) -> dict[str, "RunConfig"]:
+        """``gan:<name>`` of each of the run's GAN baselines, with its configuration (the
+        distilled one is left out when the GAN itself is distilled)."""
+        return {f"gan:{name}": self.baseline(name) for name in self.gan_baselines
+                if self.baseline(name).gan_dir != self.gan_dir}
+
     def gan_checkpoint(self, name: str) -> Path | None:
         """``best.pt`` of the GAN an explainer name means: ``gan`` is the run's GAN of this
-        configuration (:attr:`gan_dir`), ``gan:<tag>`` the one in ``gan/<tag>/``; else None."""
+        configuration (:attr:`gan_dir`), ``gan:<baseline>`` one of :data:`BASELINES` trained
+        beside it, ``gan:<tag>`` the one in ``gan/<tag>/``; else None."""
         if name != "gan" and not name.startswith("gan:"):
             return None
         tag = name.partition(":")[2]
+        if tag in BASELINES:
+            return self.baseline(tag).gan_dir / "best.pt"
         return (self.run_dir / "gan" / tag if tag else self.gan_dir) / "best.pt"
 
 
-__all__ = ["GROUPS", "RunConfig", "STUDIES", "setting"]
+__all__ = ["BASELINES", "GROUPS", "RunConfig", "STUDIES", "setting"]

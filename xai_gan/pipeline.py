@@ -108,8 +108,19 @@ def build_representations(config: RunConfig, splits: dict | None = None) -> pd.D
 
 
 def train_gan(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
-    """Train the GAN on the train stores of every classifier of the run (jointly), validating
-    on their val stores; writes ``gan/<generator>-<preset>-<teacher>/`` and resumes there."""
+    """The stage: the run's GAN (:func:`train_generator`), then each of its
+    ``gan_baselines`` on the same stores and budget; returns the GAN's history."""
+    history = train_generator(config)
+    for name, baseline in config.baselines().items():
+        print(f"GAN baseline {name}: {baseline.gan_dir.name}", flush=True)
+        train_generator(baseline)
+    return history
+
+
+def train_generator(config: RunConfig) -> pd.DataFrame:
+    """Train one generator on the train stores of every classifier of the run (jointly),
+    validating on their val stores; writes ``gan/<tag>/`` (:attr:`RunConfig.gan_dir`) and
+    resumes there."""
     missing = [config.store_dir(m, s) for m in config.models for s in ("train", "val")
                if not (config.store_dir(m, s) / "metadata.json").exists()]
     if missing:
@@ -168,8 +179,9 @@ def evaluate(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
     """
     test = (splits or datasets(config))["test"]
     methods = config.methods or explainers.baselines()
-    if config.methods is None and (config.gan_dir / "best.pt").exists():
-        methods = methods + ["gan"]
+    if config.methods is None:  # and the run's GANs that are trained
+        methods = methods + [m for m in ("gan", *config.baselines())
+                             if config.gan_checkpoint(m).exists()]
     # a retrained GAN is a new method: its checkpoint's time stamp is part of the settings
     gans = {m: path.stat().st_mtime_ns for m in methods
             if (path := config.gan_checkpoint(m)) is not None and path.exists()}

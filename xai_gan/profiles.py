@@ -15,21 +15,24 @@ SHAPES_EPOCHS = {"shapes": {"vgg": 8, "resnet": 7, "mobilenet": 10, "default": 8
 PROFILES = {
     # epochs per dataset and model: each zoo model trains in under 3 minutes on a 2-core CPU
     "full": {"image_size": {"shapes": 64, "default": 32}, "n_train": 6000, "n_eval": 1000,
-             "n_explain": 100, "gan_epochs": 30, "gan_seconds": 300,
+             "n_explain": 100, "gan_epochs": 30, "gan_seconds": 300, "objective": "distil",
+             "gan_baselines": [],
              "n_study": 200, "study_n_train": 3000, "study_seconds": 60,
              "models": ["vgg", "resnet", "mobilenet", "densenet"], "epochs": SHAPES_EPOCHS},
     # `xai-gan run`'s default: three CNN families, every explainer and metric, the GAN and the
     # studies in under 15 minutes on a 2-core CPU
     # (48 px images: the costs of training and of every explainer scale with the pixels)
     "main": {"image_size": {"default": 48}, "n_train": 3000, "n_eval": 300,
-             "n_explain": 10, "gan_epochs": 30, "gan_seconds": 60,
+             "n_explain": 10, "gan_epochs": 30, "gan_seconds": 60, "objective": "faithful",
+             "gan_baselines": ["linear", "image-only", "conditions-only", "distil"],
              "n_study": 200, "study_n_train": 2000, "study_seconds": 20,
              "models": ["vgg", "resnet", "mobilenet"],
              "epochs": {**SHAPES_EPOCHS,
                         "shapes": {"vgg": 10, "resnet": 14, "mobilenet": 20, "default": 12}}},
     # ci: a CNN that still learns shapes (about 80 % test accuracy) in well under a minute
     "ci": {"image_size": {"shapes": 64, "default": 32}, "n_train": 2000, "n_eval": 200,
-           "n_explain": 12, "gan_epochs": 2, "gan_seconds": 60,
+           "n_explain": 12, "gan_epochs": 2, "gan_seconds": 60, "objective": "distil",
+           "gan_baselines": [],
            "n_study": 50, "study_n_train": 500, "study_seconds": 10,
            "models": ["vgg", "resnet"], "epochs": {"default": {"default": 6}}},
 }

@@ -11,13 +11,20 @@ import pandas as pd
 from . import gan, interpret, plotting, store
 from .config import STUDIES, RunConfig
 from .io import save_json
-from .pipeline import build_representations, datasets, train_classifiers, train_gan
+from .pipeline import build_representations, datasets, train_classifiers, train_generator
 from .results import finished, save
 
 
 class StudySkipped(ValueError):
     """A study that cannot run with this configuration or on this machine (one CNN, a dataset
     that is not installed); the main job records the reason and goes on."""
+
+
+def transfer_config(config: RunConfig) -> RunConfig:
+    """The GAN set-up the transfer studies train and test: the run's, distilled from its
+    teacher (they score how close the maps stay to the teacher's on what the GAN never saw,
+    which only means something for a GAN that learned the teacher)."""
+    return config if config.objective == "distil" else config.baseline("distil")
 
 
 def _trained_gan(config: RunConfig) -> Path:
@@ -84,9 +91,9 @@ def cross_architecture(config: RunConfig, splits: dict | None = None) -> pd.Data
     generators, seen = {}, {}
     for held_out in config.models:
         others = [m for m in config.models if m != held_out]
-        sub = config.replace(models=others, gan_seconds=config.study_seconds)
+        sub = transfer_config(config).replace(models=others, gan_seconds=config.study_seconds)
         print(f"cross-architecture: a GAN without {held_out}", flush=True)
-        train_gan(sub)
+        train_generator(sub)
         generators[f"without {held_out}"] = sub.gan_dir / "best.pt"
         seen[f"without {held_out}"] = others
     return _transfer_study(config.run_dir / "studies" / "cross-architecture", generators,
@@ -102,8 +109,8 @@ def other_dataset_config(config: RunConfig, channels: int) -> RunConfig:
         dataset=config.other_dataset, data_root=None, channels=channels,
         models=config.models[:1], epochs=None, n_train=config.study_n_train,
         n_eval=config.study_n, gan_epochs=None, gan_seconds=config.study_seconds,
-        objective="distil", methods=None, metrics=None, n_explain=None,
-        checkpoint_path=None, studies=[])
+        objective="distil", gan_baselines=["none"], methods=None, metrics=None,
+        n_explain=None, checkpoint_path=None, studies=[])
 
 
 def cross_dataset(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
@@ -120,11 +127,14 @@ def cross_dataset(config: RunConfig, splits: dict | None = None) -> pd.DataFrame
         other_splits = datasets(other)  # a missing dataset stops here, before any training
     except FileNotFoundError as err:
         raise StudySkipped(str(err)) from None
-    source = _trained_gan(config)
+    source = transfer_config(config)
+    if source is not config:  # a faithful run's distilled GAN: a baseline it may have trained
+        train_generator(source)
+    source = _trained_gan(source)
     print(f"cross-dataset: {other.models[0]} on {other.dataset}", flush=True)
     train_classifiers(other, other_splits)
     build_representations(other, other_splits)
-    train_gan(other)
+    train_generator(other)
     generators = {config.dataset: source, other.dataset: other.gan_dir / "best.pt"}
     stores = {config.dataset: _test_stores(config)[config.models[0]],
               other.dataset: _test_stores(other)[other.models[0]]}

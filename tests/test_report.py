@@ -12,7 +12,7 @@ import pytest
 import xai_gan as xg
 from xai_gan.io import save_json
 
-METHODS = xg.explainers.baselines() + ["gan"]
+METHODS = xg.explainers.baselines() + ["gan", "gan:linear"]
 COST = {"gradcam": 2.0, "gan": 3.0}  # ms per image: the GAN at 1.5x Grad-CAM
 
 
@@ -59,6 +59,8 @@ def test_the_report_opens_with_what_the_run_shows(report):
     assert (f"insertion_auc ↑: rank 1/{n} on mobilenet, 1/{n} on vgg; the best or inside the "
             "best's 95 % interval on 2 of 2 CNNs") in lead
     assert "differs by deletion_auc ↓ " in lead  # against copy, each metric with its direction
+    assert "other generators, gan differs by: gan:linear: deletion_auc ↓ " in lead
+    assert lead.count("Faithfulness of") == 1  # the run's GAN leads, not every generator
     assert "Cost: 3.00 ms per image, 1.5x Grad-CAM's 2.00 ms." in lead
     assert "20 test images per CNN" in lead
     assert (report.parent / "quality_cost.png").stat().st_size > 10_000

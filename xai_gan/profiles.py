@@ -23,7 +23,7 @@ PROFILES = {
     # studies in under 15 minutes on a 2-core CPU
     # (48 px images: the costs of training and of every explainer scale with the pixels)
     "main": {"image_size": {"default": 48}, "n_train": 3000, "n_eval": 300,
-             "n_explain": 10, "gan_epochs": 30, "gan_seconds": 60, "objective": "faithful",
+             "n_explain": 10, "gan_epochs": 30, "gan_seconds": 40, "objective": "faithful",
              "gan_baselines": ["linear", "image-only", "conditions-only", "distil"],
              "n_study": 200, "study_n_train": 2000, "study_seconds": 20,
              "models": ["vgg", "resnet", "mobilenet"],

@@ -25,7 +25,8 @@ body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; 
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.85em; }
 th, td { border: 1px solid #ccc; padding: 3px 7px; text-align: right; }
 th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
-tr.gan td { background: #fff1e6; } .lead { font-size: 1.05em; }
+tr.gan td { background: #fff1e6; } tr.rival td { background: #faf6f1; }
+.lead { font-size: 1.05em; }
 img { max-width: 100%; } .note { color: #555; }
 pre { background: #f6f6f6; padding: 1em; white-space: pre-wrap; }
 """
@@ -90,7 +91,10 @@ def _cell(value: float, best: bool) -> str:
 
 def category_tables(table: pd.DataFrame) -> list[str]:
     """:func:`results_table` split by metric category (tables that fit the page): a
-    direction arrow on every metric, the best in bold, GAN rows highlighted."""
+    direction arrow on every metric, the best in bold, the run's GAN highlighted (its other
+    GANs, the baselines it must beat, lightly)."""
+    gans = [m for m in table["method"] if is_gan(m)]
+    lead = "gan" if "gan" in gans else next(iter(gans), None)
     parts = []
     for category in CATEGORIES:
         metrics = [m for m in table.columns if m in METRICS and METRICS[m].category == category]
@@ -100,7 +104,8 @@ def category_tables(table: pd.DataFrame) -> list[str]:
         rows = []
         for _, row in table.iterrows():
             cells = "".join(_cell(row[m], row[m] == _best(table, m)) for m in metrics)
-            highlight = ' class="gan"' if is_gan(row["method"]) else ""
+            highlight = (' class="gan"' if row["method"] == lead else
+                         ' class="rival"' if is_gan(row["method"]) else "")
             rows.append(f"<tr{highlight}><td>{html.escape(row['method'])}</td>{cells}</tr>")
         parts.append(f"<h3>{category}</h3><div class='wide'><table><tr><th>method</th>{head}"
                      f"</tr>{''.join(rows)}</table></div>")
@@ -154,16 +159,28 @@ def headline(run_dir: str | Path, summary: dict | None = None,
         return sentences + ["No evaluation has finished yet."]
     means = per.pivot_table(index="method", columns="metric", values="mean")
     gans = [m for m in means.index if is_gan(m)]
-    for gan in gans:
+    shared = [m for m in FAITHFULNESS if m in means.columns]
+
+    def differences(gan: str, other: str) -> str:
+        return ", ".join(f"{m} {_arrow(m)} {means.at[gan, m] - means.at[other, m]:+.3f}"
+                         for m in shared)
+
+    # the run's GAN leads; its other GANs (gan:<name>, the baselines it must beat) follow it
+    for gan in (["gan"] if "gan" in gans else gans[:1]):
         sentence = _faithfulness_sentence(per, gan)
         if sentence:
             sentences.append(sentence)
-        shared = [m for m in FAITHFULNESS if m in means.columns]
         if "copy" in means.index and shared:
-            diffs = ", ".join(f"{m} {_arrow(m)} {means.at[gan, m] - means.at['copy', m]:+.3f}"
-                              for m in shared)
             sentences.append(f"Against its own input (copy, condition map 0: the deepest "
-                             f"layer's Grad-CAM), {gan} differs by {diffs} (mean over CNNs).")
+                             f"layer's Grad-CAM), {gan} differs by {differences(gan, 'copy')} "
+                             f"(mean over CNNs).")
+        rivals = [m for m in gans if m != gan]
+        if rivals and shared:
+            sentences.append(f"Against the run's other generators, {gan} differs by: "
+                             + "; ".join(f"{other}: {differences(gan, other)}"
+                                         for other in rivals)
+                             + f" (mean over CNNs: {gan} is better where ↑ is positive and "
+                             "↓ negative).")
         if "pearson" in means.columns:
             sentences.append(f"Pearson correlation of {gan} with {teacher} (the evaluation's "
                              f"teacher): {means.at[gan, 'pearson']:.3f}.")

@@ -8,6 +8,7 @@ the faithful objective). All are scored beside every baseline explainer (``copy`
 map 0, included) on the first ``--n`` test images: mean and 95 % interval (t, per image), plus
 the paired difference of each method to Grad-CAM with its 95 % interval. The generators work
 at ``--map-size`` (32: a quarter of the 64 px generator's cost; the map is resized to 64 px).
+The run folder gets ``evaluation/<model>/summary.csv`` and ``report.html``, as a main job's.
 
     python benchmarks/gan_worth.py [--models vgg resnet] [--n 100] [--seconds 60]
                                    [--n-train 6000] [--map-size 32] [--run-dir runs/gan-worth-32]
@@ -25,11 +26,12 @@ import xai_gan as xg
 
 METRICS = ["deletion_auc", "insertion_auc", "road_combined", "ms_per_image"]
 # name: (generator, objective, inputs, adversarial weight)
-VARIANTS = {"gan-distil": ("msft", "distil", "both", 1.0),
-            "gan-faithful": ("msft", "faithful", "both", 0.0),
-            "linear-faithful": ("linear", "faithful", "both", 0.0),
-            "image-only-faithful": ("msft", "faithful", "image", 0.0),
-            "conditions-only-faithful": ("msft", "faithful", "conditions", 0.0)}
+# (named gan:<variant>, as ``xai-gan evaluate --methods gan:<tag>`` names a run's GANs)
+VARIANTS = {"gan:distil": ("msft", "distil", "both", 1.0),
+            "gan:faithful": ("msft", "faithful", "both", 0.0),
+            "gan:linear-faithful": ("linear", "faithful", "both", 0.0),
+            "gan:image-only-faithful": ("msft", "faithful", "image", 0.0),
+            "gan:conditions-only-faithful": ("msft", "faithful", "conditions", 0.0)}
 T95 = 1.984  # two-sided 95 % t quantile, 100 degrees of freedom (close enough from 60 up)
 
 
@@ -98,6 +100,11 @@ def main():
         print(f"\n{model_name}, {args.n} held-out test images (mean ± 95 % half-width)")
         print(paired_table(tables[-1]).to_string(), flush=True)
         pd.concat(tables).to_csv(f"{args.run_dir}/gan_worth_per_image.csv", index=False)
+        out = base.run_dir / "evaluation" / model_name  # as `xai-gan evaluate` leaves it
+        out.mkdir(parents=True, exist_ok=True)
+        xg.metrics.summarise(table).assign(model=model_name).to_csv(out / "summary.csv",
+                                                                     index=False)
+    print("report:", xg.report.write(base))
 
 
 if __name__ == "__main__":

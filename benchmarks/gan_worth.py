@@ -1,18 +1,19 @@
 """Is the GAN worth training? The GAN against what it must beat, on held-out images.
 
-Per zoo CNN on shapes: the CNN, its Grad-CAM representation stores, then generators trained
-on the same stores with the same budget: ``msft`` distilled from Grad-CAM (the paper's
-set-up), ``msft`` with the faithful objective (no teacher), ``linear`` (a 1x1 mix of the
-condition maps) and the two input ablations (``image`` only, ``conditions`` only, both with
-the faithful objective). All are scored beside every baseline explainer (``copy``, condition
-map 0, included) on the first ``--n`` test images: mean and 95 % interval (t, per image), plus
-the paired difference of each method to Grad-CAM with its 95 % interval. The generators work
-at ``--map-size`` (32: a quarter of the 64 px generator's cost; the map is resized to 64 px).
-The run folder gets ``evaluation/<model>/summary.csv`` and ``report.html``, as a main job's.
+Per zoo CNN on shapes: the CNN, its Grad-CAM representation stores, then ``msft`` with the
+faithful objective (``gan``: no teacher) and the generators it must beat, trained on the same
+stores with the same budget as a run's ``--gan-baselines``: ``gan:distil`` (the paper's
+set-up, drawn from Grad-CAM), ``gan:linear`` (a 1x1 mix of the condition maps) and the two
+input ablations ``gan:image-only`` and ``gan:conditions-only``, all three faithful. All are
+scored beside every baseline explainer (``copy``, condition map 0, included) on the first
+``--n`` test images: mean and 95 % interval (t, per image), plus the paired difference of
+each method to Grad-CAM with its 95 % interval. The generators work at ``--map-size`` (32: a
+quarter of the 64 px generator's cost; the map is resized to 64 px). The run folder gets
+``evaluation/<model>/summary.csv`` and ``report.html``, as a main job's.
 
     python benchmarks/gan_worth.py [--models vgg resnet] [--n 100] [--seconds 60]
                                    [--n-train 6000] [--map-size 32] [--run-dir runs/gan-worth-32]
-                                   [--variants gan-distil gan-faithful ...]
+                                   [--baselines distil linear image-only conditions-only]
 
 Everything resumes: a second call re-uses the CNNs, stores and generators it finds.
 """
@@ -25,13 +26,6 @@ import torch
 import xai_gan as xg
 
 METRICS = ["deletion_auc", "insertion_auc", "road_combined", "ms_per_image"]
-# name: (generator, objective, inputs, adversarial weight)
-# (named gan:<variant>, as ``xai-gan evaluate --methods gan:<tag>`` names a run's GANs)
-VARIANTS = {"gan:distil": ("msft", "distil", "both", 1.0),
-            "gan:faithful": ("msft", "faithful", "both", 0.0),
-            "gan:linear-faithful": ("linear", "faithful", "both", 0.0),
-            "gan:image-only-faithful": ("msft", "faithful", "image", 0.0),
-            "gan:conditions-only-faithful": ("msft", "faithful", "conditions", 0.0)}
 T95 = 1.984  # two-sided 95 % t quantile, 100 degrees of freedom (close enough from 60 up)
 
 
@@ -80,20 +74,19 @@ def paired_table(per_model: pd.DataFrame, reference: str = "gradcam") -> pd.Data
 
 
 def main():
-    args = arguments(__doc__, variants=list(VARIANTS))
+    args = arguments(__doc__, baselines=["distil", "linear", "image-only", "conditions-only"])
     base, splits = setup(args)
     xg.pipeline.build_representations(base, splits)
     tables = []
     for model_name in args.models:
         one = base.replace(models=[model_name])
         named = {name: xg.explainers.get(name) for name in xg.explainers.baselines()}
-        for name in args.variants:
-            generator, objective, inputs, adversarial = VARIANTS[name]
-            config = one.replace(generator=generator, objective=objective, inputs=inputs,
-                                 adversarial_weight=adversarial)
-            print(f"{model_name}: training {name} ({args.seconds:g} s)", flush=True)
-            xg.pipeline.train_gan(config, splits)
-            named[name] = xg.gan.GANExplainer.from_checkpoint(config.gan_dir / "best.pt")
+        config = one.replace(objective="faithful", gan_baselines=args.baselines)
+        print(f"{model_name}: training the GAN and {args.baselines} ({args.seconds:g} s each)",
+              flush=True)
+        xg.pipeline.train_gan(config, splits)
+        for name in ("gan", *config.baselines()):
+            named[name] = xg.gan.GANExplainer.from_checkpoint(config.gan_checkpoint(name))
         model = xg.pipeline.load_classifier(base, model_name)
         table = xg.metrics.evaluate(model, splits["test"], named, metrics=METRICS, n=args.n)
         tables.append(table.assign(model=model_name))

@@ -147,6 +147,8 @@ def test_map_size_defaults_to_the_image_size_up_to_64(size, expected):
     assert config.map_size == expected
     with pytest.raises(ValueError, match="map_size must be from 8"):
         xg.RunConfig(image_size=48, map_size=96, profile="ci")
+    # the main job's profile works at 32 px maps, where the GAN costs under 2x Grad-CAM
+    assert xg.RunConfig(dataset="imagefolder", image_size=size, profile="main").map_size == 32
 
 
 def test_resize_keeps_the_range_and_leaves_same_size_alone():

@@ -15,7 +15,8 @@ from . import data, explainers, gan, metrics, profiles
 STUDIES = ("condition-relevance", "cross-architecture", "cross-dataset")
 # what a generator the GAN must beat changes from the GAN's own set-up
 BASELINES = {"linear": {"generator": "linear"}, "image-only": {"inputs": "image"},
-             "conditions-only": {"inputs": "conditions"}, "distil": {"objective": "distil"}}
+             "conditions-only": {"inputs": "conditions"}, "distil": {"objective": "distil"},
+             "faithful": {"objective": "faithful"}}
 _GAN = gan.TrainConfig  # the GAN's defaults live there once
 
 # which CLI sub-commands take a group's flags (every other field: every sub-command)
@@ -45,7 +46,9 @@ class RunConfig:
     image_size: int | None = setting(None, "image side in px, 32 to 512: the CNN's input "
                                      "(default: the profile's)")
     map_size: int | None = setting(None, "side of the stored maps and of the GAN (default: the "
-                                   "image size up to 64 px, else 64, the paper's choice)")
+                                   "image size up to 64 px, else 64, the paper's choice; up to "
+                                   "32 px in the main profile, where the GAN then costs under "
+                                   "2x Grad-CAM)")
     channels: int | None = setting(None, "convert the images to grey (1) or colour (3)",
                                    choices=[1, 3])
     profile: str | None = setting(
@@ -91,9 +94,10 @@ class RunConfig:
     gan_baselines: list[str] | None = setting(
         None, "generators the GAN must beat, trained beside it on the same stores and budget "
         "and evaluated as gan:<name>: linear (a learned 1x1 mix of the conditions), image-only "
-        "and conditions-only (the other input zeroed), all with the GAN's objective, and "
-        "distil (the paper's GAN, drawn from the teacher); none for none (default: the "
-        "profile's)", choices=[*BASELINES, "none"], group="gan")
+        "and conditions-only (the other input zeroed), all with the GAN's objective, and the "
+        "GAN with the other objective: distil (the paper's, drawn from the teacher) or "
+        "faithful (no teacher); none for none (default: the profile's)",
+        choices=[*BASELINES, "none"], group="gan")
     l1_weight: float = setting(_GAN.l1_weight, "weight of the L1 loss to the teacher map",
                                group="gan")
     adversarial_weight: float = setting(_GAN.adversarial_weight, "0: L1 only", group="gan")
@@ -151,8 +155,8 @@ class RunConfig:
         for name, value in profile.items():
             if getattr(self, name) is None:
                 setattr(self, name, value)
-        if self.map_size is None:
-            self.map_size = min(self.image_size, 64)
+        if self.map_size is None:  # 64 px (the paper's) unless the profile says otherwise
+            self.map_size = min(self.image_size, self.settings.get("map_size", 64))
         if not 8 <= self.map_size <= self.image_size:
             raise ValueError(f"map_size must be from 8 to the image size ({self.image_size}), "
                              f"got {self.map_size}")

@@ -118,16 +118,16 @@ def _input_sizes(store: Dataset, map_size: int) -> list[int]:
     return [getattr(s, "image_size", map_size) for s in _parts_of(store)]
 
 
-def _faithfulness(classifiers: list, input_sizes: list, images, heat, batch, **options):
+def _faithfulness(models: list, input_sizes: list, images, heat, batch, **options):
     """The faithfulness loss of a batch, each item scored by the CNN of its store (its
-    ``source``), averaged over items."""
+    ``source``: ``models[source]``, run at ``input_sizes[source]``), averaged over items."""
     classes = batch["pred"].to(images.device)
-    if len(classifiers) == 1:
-        return faithfulness_loss(classifiers[0], images, heat, classes,
+    if len(models) == 1:
+        return faithfulness_loss(models[0], images, heat, classes,
                                  input_size=input_sizes[0], **options)
     sources = batch["source"].to(images.device)
     total = 0.0
-    for i, (model, size) in enumerate(zip(classifiers, input_sizes)):
+    for i, (model, size) in enumerate(zip(models, input_sizes)):
         rows = (sources == i).nonzero()[:, 0]
         if len(rows):
             total = total + len(rows) * faithfulness_loss(
@@ -215,7 +215,7 @@ class _Parts:
     discriminator: torch.nn.Module | None
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer | None
-    classifiers: list[torch.nn.Module]  # what the faithfulness term runs (none: distil)
+    classifiers: list[torch.nn.Module]  # empty when the objective has no faithfulness term
 
 
 def _build(config: TrainConfig, shape: dict, device, memory) -> _Parts:

@@ -1,6 +1,6 @@
 """Cost: what an explanation takes, in milliseconds per image (timed by :func:`evaluate`, after
-one untimed warm-up call per method, so that one-off set-up is not charged to the first
-batch)."""
+one untimed warm-up call per method and batch shape, so that one-off set-up, CPU kernels
+prepared for a new input shape included, is not charged to the first batch)."""
 from __future__ import annotations
 
 import torch

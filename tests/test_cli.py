@@ -264,3 +264,16 @@ def test_train_gan_then_evaluate_it_with_the_baselines(tmp_path, capsys):
     assert {"gan", "gan:linear", "gan:distil", "copy"} <= set(pd.read_csv(summary_path).method)
     with pytest.raises(ValueError, match="unknown GAN baselines \\['nope'\\]"):
         xg.RunConfig(gan_baselines=["nope"])
+
+
+def test_transfer_studies_study_a_gan_distilled_from_the_teacher(tmp_path):
+    """They score closeness to the teacher's maps: a faithful run's GAN learned no teacher."""
+    distilled = xg.RunConfig(run_dir=tmp_path, profile="ci")
+    assert xg.studies.transfer_config(distilled) is distilled
+    faithful = distilled.replace(objective="faithful", gan_baselines=["linear"])
+    study = xg.studies.transfer_config(faithful)
+    assert study.objective == "distil" and study.gan_baselines == []
+    assert study.gan_dir == distilled.gan_dir  # the run's distil baseline, if it trained one
+    assert faithful.baselines().keys() == {"gan:linear"}
+    assert distilled.replace(gan_baselines=["distil", "faithful"]).baselines().keys() == {
+        "gan:faithful"}  # a baseline identical to the GAN itself is left out

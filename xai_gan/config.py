@@ -216,8 +216,8 @@ class RunConfig:
     def baselines(self) -> dict[str, "RunConfig"]:
         """``gan:<name>`` of each of the run's GAN baselines, with its configuration (the
         distilled one is left out when the GAN itself is distilled)."""
-        return {f"gan:{name}": self.baseline(name) for name in self.gan_baselines
-                if self.baseline(name).gan_dir != self.gan_dir}
+        configs = {f"gan:{name}": self.baseline(name) for name in self.gan_baselines}
+        return {name: c for name, c in configs.items() if c.gan_dir != self.gan_dir}
 
     def gan_checkpoint(self, name: str) -> Path | None:
         """``best.pt`` of the GAN an explainer name means: ``gan`` is the run's GAN of this

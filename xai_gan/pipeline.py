@@ -131,6 +131,7 @@ def train_generator(config: RunConfig) -> pd.DataFrame:
     classifier = None
     if config.objective != "distil":  # each store's maps are scored by the CNN that made them
         classifier = [str(config.checkpoint(m)) for m in config.models]
+        # one CNN: a plain path, as checkpoints made before joint training record it
         classifier = classifier[0] if len(classifier) == 1 else classifier
     result = gan.train(train_store, val_store, gan.TrainConfig(
         out_dir=config.gan_dir, generator=config.generator, preset=config.preset,

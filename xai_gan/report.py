@@ -84,6 +84,13 @@ def is_gan(method: str) -> bool:
     return method == "gan" or method.startswith("gan:")
 
 
+def lead_gan(methods) -> str | None:
+    """The GAN a run leads with: ``gan`` (the run's own) if present, else its first other GAN;
+    the rest are the baselines it must beat."""
+    gans = [m for m in methods if is_gan(m)]
+    return "gan" if "gan" in gans else next(iter(gans), None)
+
+
 def _cell(value: float, best: bool) -> str:
     text = "" if pd.isna(value) else f"{value:.3g}"
     return f"<td><b>{text}</b></td>" if best else f"<td>{text}</td>"
@@ -93,8 +100,7 @@ def category_tables(table: pd.DataFrame) -> list[str]:
     """:func:`results_table` split by metric category (tables that fit the page): a
     direction arrow on every metric, the best in bold, the run's GAN highlighted (its other
     GANs, the baselines it must beat, lightly)."""
-    gans = [m for m in table["method"] if is_gan(m)]
-    lead = "gan" if "gan" in gans else next(iter(gans), None)
+    lead = lead_gan(table["method"])
     parts = []
     for category in CATEGORIES:
         metrics = [m for m in table.columns if m in METRICS and METRICS[m].category == category]
@@ -165,8 +171,8 @@ def headline(run_dir: str | Path, summary: dict | None = None,
         return ", ".join(f"{m} {_arrow(m)} {means.at[gan, m] - means.at[other, m]:+.3f}"
                          for m in shared)
 
-    # the run's GAN leads; its other GANs (gan:<name>, the baselines it must beat) follow it
-    for gan in (["gan"] if "gan" in gans else gans[:1]):
+    gan = lead_gan(gans)  # its other GANs (gan:<name>, the baselines it must beat) follow it
+    if gan is not None:
         sentence = _faithfulness_sentence(per, gan)
         if sentence:
             sentences.append(sentence)
@@ -188,7 +194,7 @@ def headline(run_dir: str | Path, summary: dict | None = None,
             ms, ref = means.at[gan, "ms_per_image"], means.at["gradcam", "ms_per_image"]
             sentences.append(f"Cost: {ms:.2f} ms per image, {ms / ref:.1f}x Grad-CAM's "
                              f"{ref:.2f} ms.")
-    if not gans:
+    else:
         sentences.append("No GAN was evaluated in this run.")
     n = int(per["n"].max())
     sentences.append(f"{n} test images per CNN: differences inside the 95 % intervals (the bar "

@@ -271,17 +271,19 @@ def test_gradient_explainers_work_under_no_grad(name, tiny):
 def test_cam_default_layer_of_torchvision_models_is_the_pooled_feature_block():
     """DenseNet's last conv is one 32-channel branch of the 1024 channels its head reads: at
     224 px Grad-CAM on it gave all-zero maps for every one of these random-init images."""
-    from xai_gan.explainers.cam import feature_maps_layer
+    from xai_gan.modules import feature_block
 
     densenet = xg.classifiers.build("torchvision:densenet121", 10, seed=0).eval()
     inception = xg.classifiers.build("torchvision:inception_v3", 10, seed=0)
     resnet = xg.classifiers.build("torchvision:resnet18", 10, seed=0)
-    assert feature_maps_layer(densenet) is densenet.features
-    assert feature_maps_layer(inception) is inception.Mixed_7c
-    assert feature_maps_layer(resnet) is resnet.layer4
+    assert feature_block(densenet) == ("features", densenet.features)
+    assert feature_block(inception) == ("Mixed_7c", inception.Mixed_7c)
+    assert feature_block(resnet) == ("layer4", resnet.layer4)
     vgg = xg.classifiers.build("torchvision:vgg11", 10, seed=0)
-    assert feature_maps_layer(vgg) is vgg.features[-2]  # the last ReLU, not the max-pool
-    assert feature_maps_layer(xg.classifiers.build("vgg", 6, seed=0)) is None  # the zoo's
+    assert feature_block(vgg) == ("features.19", vgg.features[-2])  # the last ReLU, not the pool
+    zoo = xg.classifiers.build("resnet", 6, seed=0)  # its last conv is a skip projection
+    assert feature_block(zoo) == ("features", zoo.features)
+    assert feature_block(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3))) is None
     noise = torch.rand(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
     smooth = minmax(gaussian_blur(noise, 14.0))  # blobs, as benchmarks/families.py uses
     assert usable(xg.explainers.get("gradcam")(densenet, smooth)).all()

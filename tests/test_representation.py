@@ -35,7 +35,7 @@ def images():
 def test_layer_gradcams_shape_range_and_hooks(name, images):
     model = xg.classifiers.build(name, num_classes=6, seed=0)
     maps = rep.layer_gradcams(model, images)
-    n_layers = len(xg.classifiers.conv_layers(model, image_size=32))
+    n_layers = len(rep.representation_layers(model, image_size=32))
     assert maps.shape == (6, n_layers, 32, 32)
     assert maps.min() >= 0 and maps.max() <= 1 and torch.isfinite(maps).all()
     nonzero = maps.amax((2, 3)) > 0
@@ -48,7 +48,7 @@ def test_layer_gradcams_shape_range_and_hooks(name, images):
 def test_layer_gradcams_on_inception_v3():
     model = xg.classifiers.build("torchvision:inception_v3", num_classes=4, seed=0)
     maps = rep.layer_gradcams(model, torch.rand(2, 3, 96, 96))
-    assert maps.shape == (2, 94, 96, 96)
+    assert maps.shape == (2, 95, 96, 96)  # 94 conv layers and Mixed_7c
 
 
 def test_one_forward_and_one_backward(images):
@@ -104,7 +104,7 @@ def test_hooks_are_removed_when_an_error_is_raised(images):
                                   "torchvision:resnet18", "torchvision:vgg11"])
 def test_agrees_with_pytorch_grad_cam_layer_by_layer(name, images):
     model = xg.classifiers.build(name, num_classes=6, seed=2).eval()
-    layers = xg.classifiers.conv_layers(model, image_size=32)
+    layers = rep.representation_layers(model, image_size=32)
     ours = rep.layer_gradcams(model, images)
     with torch.no_grad():
         predicted = model(images).argmax(1)
@@ -119,6 +119,28 @@ def test_agrees_with_pytorch_grad_cam_layer_by_layer(name, images):
             else:  # no positive evidence: both must be empty
                 assert reference[b].max() == 0 and ours[b, index].max() == 0
     assert worst >= 0.99
+
+
+@pytest.mark.parametrize("name", sorted(ZOO) + ["torchvision:resnet18"])
+def test_the_deepest_map_is_the_gradcam_explainers_map(name):
+    """Condition map 0 and the Grad-CAM explainer read the same layer: the block the head
+    pools, not the last Conv2d (the zoo ResNet's is a skip projection, before its BatchNorm).
+    64 px: at 32 px torchvision's ResNet ends in 1 x 1 maps; seed 1: every one of these
+    random-init CNNs has positive evidence for some images."""
+    data = xg.data.load("shapes", "test", 64, n=12, seed=1)
+    images = torch.stack([data[i]["image"] for i in range(12)])
+    model = xg.classifiers.build(name, num_classes=6, seed=1).eval()
+    names = [n for n, _ in rep.representation_layers(model, image_size=64)]
+    convs = xg.classifiers.conv_layers(model, image_size=64)
+    assert names[:-1] == [n for n, _ in convs]
+    assert names[-1] == ("layer4" if name.startswith("torchvision") else "features")
+    deepest = rep.layer_gradcams(model, images)[:, -1]
+    gradcam = xg.explainers.get("gradcam")(model, images)
+    scaled = deepest / deepest.amax((1, 2), keepdim=True).clamp_min(1e-12)
+    kept = gradcam.amax((1, 2)) > 0
+    assert kept.sum() >= 3
+    for ours, theirs in zip(scaled[kept], gradcam[kept]):
+        assert pearson(ours, theirs) > 0.99
 
 
 def test_cumulative_positions_follow_the_paper():
@@ -162,7 +184,7 @@ def test_store_holds_what_the_representation_says(store_setup, tmp_path):
     assert len(store) == 70 and store.k == 4 and store.image_size == 32
     meta = store.metadata
     assert meta["model"]["name"] == "vgg" and meta["teacher"] == "gradcam"
-    assert meta["model_hash"] == xg.store.model_hash(model) and len(meta["layers"]) == 9
+    assert meta["model_hash"] == xg.store.model_hash(model) and len(meta["layers"]) == 10  # 9 convs and the block
     images = torch.stack([dataset[i]["image"] for i in range(64, 70)])
     expected = rep.cumulative_maps(rep.layer_gradcams(model, images), 4)
     teacher_map = xg.explainers.get("gradcam")(model, images)

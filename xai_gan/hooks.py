@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from .checks import as_targets, check_images
-from .modules import eval_mode, resolve_layers, temporary_hooks
+from .modules import eval_mode, feature_block, resolve_layers, temporary_hooks
 
 
 def activations_and_gradients(model: nn.Module, images: torch.Tensor, targets=None,
@@ -14,8 +14,9 @@ def activations_and_gradients(model: nn.Module, images: torch.Tensor, targets=No
 
     One forward and one backward pass, in eval mode (the model's mode is restored), hooks
     removed even when an error is raised; frozen models and ``torch.no_grad`` callers work.
-    ``layers=None`` takes every ``Conv2d`` in the order the forward pass runs it, recorded
-    during this very pass.
+    ``layers=None`` takes the layers of :func:`xai_gan.modules.representation_layers` (every
+    ``Conv2d``, then the block the head pools) in the order the forward pass runs them,
+    recorded during this very pass.
 
     Returns
     -------
@@ -24,8 +25,13 @@ def activations_and_gradients(model: nn.Module, images: torch.Tensor, targets=No
     targets : (B,) long tensor (default: the predicted classes)
     """
     check_images(images)
-    modules = (resolve_layers(model, layers) if layers is not None
-               else [m for m in model.modules() if isinstance(m, nn.Conv2d)])
+    if layers is not None:
+        modules = resolve_layers(model, layers)
+    else:
+        modules = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+        block = feature_block(model)
+        if modules and block is not None and block[1] not in modules:
+            modules.append(block[1])  # its hook fires after every conv inside it
     if not modules:
         raise ValueError(f"{type(model).__name__} has no Conv2d layer")
     order: list[nn.Module] = []

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .hooks import activations_and_gradients
-from .modules import follows_model
+from .modules import follows_model, representation_layers
 
 
 @follows_model
@@ -34,8 +34,9 @@ def layer_gradcams(model: nn.Module, images: torch.Tensor, targets=None,
     targets : int, sequence of int or (B,) tensor, optional
         Class explained for each image; default the predicted class.
     layers : list, optional
-        Modules, names or ``(name, module)`` pairs; default every conv layer, in the order
-        the forward pass runs them (as :func:`xai_gan.modules.conv_layers` lists them).
+        Modules, names or ``(name, module)`` pairs; default every conv layer in the order the
+        forward pass runs them, then the output of the block the head pools (as
+        :func:`xai_gan.modules.representation_layers` lists them).
     size : int, optional
         Side of the returned maps (default: the images'); the GAN's map size, which may be
         smaller than the CNN's input.
@@ -99,4 +100,4 @@ def cumulative_maps(maps: torch.Tensor, k: int = 8) -> torch.Tensor:
     return running_mean[:, cumulative_positions(maps.shape[1], k)]
 
 
-__all__ = ["layer_gradcams", "cumulative_positions", "cumulative_maps"]
+__all__ = ["representation_layers", "layer_gradcams", "cumulative_positions", "cumulative_maps"]

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from . import explainers
 from .io import differences, save_json
 from .maps import resize
-from .modules import conv_layers, eval_mode, place
+from .modules import eval_mode, place, representation_layers
 from .representation import cumulative_maps, cumulative_positions, layer_gradcams
 
 STORE_FORMAT = "xai-gan-representation/2"
@@ -96,7 +96,7 @@ def build(model: nn.Module, dataset: Dataset, out_dir: str | Path, k: int = 8,
     if not 8 <= map_size <= image_size:
         raise ValueError(f"map_size must be from 8 to the image size ({image_size}), "
                          f"got {map_size}")
-    layers = conv_layers(model, image_size=image_size, in_channels=first.shape[0])
+    layers = representation_layers(model, image_size=image_size, in_channels=first.shape[0])
     metadata = {
         "format": STORE_FORMAT,
         "model": getattr(model, "xai_gan_spec", {"name": type(model).__name__}),

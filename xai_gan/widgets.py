@@ -12,7 +12,7 @@ import torch
 from IPython.display import display
 
 from .classifiers import predict
-from .modules import conv_layers
+from .modules import representation_layers
 from .plotting import to_numpy_image
 from .representation import cumulative_positions, layer_gradcams
 
@@ -91,8 +91,8 @@ class LayerExplorer:
 
     def __init__(self, model, images: torch.Tensor, targets=None, k: int = 8):
         self.images, self.k = images, k
-        self.layer_names = [n for n, _ in conv_layers(model, image_size=images.shape[-1],
-                                                      in_channels=images.shape[1])]
+        self.layer_names = [n for n, _ in representation_layers(
+            model, image_size=images.shape[-1], in_channels=images.shape[1])]
         self.layer_maps = layer_gradcams(model, images, targets).cpu()
         n_layers = len(self.layer_names)
         self.layer = widgets.IntSlider(value=n_layers - 1, min=0, max=n_layers - 1,

@@ -1,8 +1,9 @@
 """The CAM family through pytorch-grad-cam's own classes (not a rewrite).
 
-Default target layer: for torchvision classifiers, the block whose feature maps the head
-pools (:func:`feature_maps_layer`); for other models, the last conv layer of
-:func:`xai_gan.modules.conv_layers`.
+Default target layer: for torchvision and zoo classifiers, the block whose feature maps the
+head pools (:func:`xai_gan.modules.feature_block`, as pytorch-grad-cam recommends); for other
+models, the last conv layer of :func:`xai_gan.modules.conv_layers`. ``target_layer`` takes a
+name or a module instead.
 Cost per image: gradcam, gradcam++, xgradcam, layercam 1 forward + 1 backward; eigencam
 1 forward; scorecam 1 forward + one forward per channel of the target layer (or per kept
 channel, with ``max_channels``).
@@ -16,33 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..modules import conv_layers, temporary_hooks
+from ..modules import conv_layers, feature_block, temporary_hooks
 from .base import Explainer, refuse_single_pixel, register
-
-
-# Attribute names of the block that outputs the last feature maps, in torchvision's
-# classifiers: VGG, DenseNet, MobileNet, EfficientNet, ConvNeXt, SqueezeNet (features), ResNet
-# and ResNeXt (layer4), Inception v3, GoogLeNet, RegNet, ShuffleNet.
-FEATURE_BLOCKS = ("features", "layer4", "Mixed_7c", "inception5b", "trunk_output", "conv5")
-
-
-def feature_maps_layer(model: nn.Module) -> nn.Module | None:
-    """The block of a torchvision classifier whose output the head pools, else None.
-
-    The CAM papers weight the last convolutional feature maps, after their non-linearity. The
-    last ``Conv2d`` is a poor stand-in where it is one branch of a concatenation (32 of
-    DenseNet-121's 1024 channels, 192 of Inception v3's 2048) or comes before a norm and
-    activation (MobileNetV3): on random-init DenseNet-121 at 224 px, Grad-CAM on it gave
-    all-zero maps for 6 of 8 images, and 8 of 8 usable maps on ``features``.
-    """
-    if not type(model).__module__.startswith("torchvision.models"):
-        return None
-    block = next((getattr(model, name) for name in FEATURE_BLOCKS
-                  if isinstance(getattr(model, name, None), nn.Module)), None)
-    if isinstance(block, nn.Sequential) and len(block) > 1 and isinstance(
-            block[-1], (nn.MaxPool2d, nn.AvgPool2d)):
-        return block[-2]  # VGG, AlexNet: the activation before the last pooling, twice as fine
-    return block
 
 
 class CAMExplainer(Explainer):
@@ -66,11 +42,10 @@ class CAMExplainer(Explainer):
             return self.target_layer
         if isinstance(self.target_layer, str):
             return model.get_submodule(self.target_layer)
-        layer = feature_maps_layer(model)
-        if layer is None:
-            layer = conv_layers(model, image_size=images.shape[-1],
-                                in_channels=images.shape[1])[-1][1]
-        return layer
+        block = feature_block(model)
+        if block is not None:
+            return block[1]
+        return conv_layers(model, image_size=images.shape[-1], in_channels=images.shape[1])[-1][1]
 
     def _cam_class(self):
         return getattr(importlib.import_module("pytorch_grad_cam"), self.method)

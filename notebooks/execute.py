@@ -3,7 +3,9 @@
     XAI_GAN_PROFILE=full python notebooks/execute.py notebooks/*.ipynb   (or: make notebooks)
 
 Each notebook runs in its own folder, as Jupyter and nbval run it, and is written back only
-if every cell succeeded.
+if every cell succeeded. Progress bars are dropped from the stored outputs: without a widget
+front end, tqdm.auto stores each bar as a widget whose text is frozen at its first draw
+("0%"); they stay live when a reader runs the notebook.
 """
 import sys
 from pathlib import Path
@@ -14,10 +16,25 @@ from nbclient import NotebookClient
 from xai_gan.io import atomic_path
 
 
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+def is_progress_bar(output) -> bool:
+    text = "".join(output.get("data", {}).get("text/plain", ""))
+    return WIDGET in output.get("data", {}) and "|" in text and "/" in text
+
+
+def drop_progress_bars(notebook) -> None:
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs if not is_progress_bar(o)]
+
+
 def execute(path: Path, timeout: int = 1800) -> None:
     notebook = nbformat.read(path, as_version=4)
     NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
+    drop_progress_bars(notebook)
     with atomic_path(path) as tmp:
         nbformat.write(notebook, tmp)
 

@@ -8,7 +8,7 @@ from xai_gan.hooks import activations_and_gradients
 from xai_gan.maps import gaussian_blur, minmax, otsu_threshold
 
 METHODS = ["gradcam", "gradcam++", "xgradcam", "layercam", "eigencam", "scorecam", "lrp",
-           "sise", "gfi", "gradcam-lrp"]
+           "sise", "gfi", "gradcam-lrp", "random", "edge"]
 FAST = {"sise": {"max_masks": 8}, "gfi": {"stage1_steps": 2, "stage2_steps": 3}}
 
 
@@ -48,6 +48,27 @@ def test_shape_range_determinism_and_clean_model(name, tiny):
         torch.testing.assert_close(model(images), before)  # e.g. LRP's BN merge is undone
     with pytest.raises(ValueError, match="NaN"):
         explain(model, images * float("nan"))
+
+
+def test_reference_maps_ignore_the_model_and_edges_follow_the_outline():
+    data = xg.data.load("shapes", "test", 64, n=4, seed=0)
+    images = torch.stack([data[i]["image"] for i in range(4)])
+    masks = torch.stack([data[i]["mask"] for i in range(4)]).float()
+    one, other = (xg.classifiers.build(name, 6, seed=0).eval() for name in ("vgg", "resnet"))
+    for name in ("random", "edge"):
+        explain = xg.explainers.get(name)
+        torch.testing.assert_close(explain(one, images, 0), explain(other, images, 5))
+    assert not torch.equal(xg.explainers.get("random", seed=1)(one, images),
+                           xg.explainers.get("random")(one, images))
+    # the outline: mask pixels with a background neighbour (or the reverse)
+    grown = torch.nn.functional.max_pool2d(masks[:, None], 3, 1, 1)[:, 0]
+    shrunk = -torch.nn.functional.max_pool2d(-masks[:, None], 3, 1, 1)[:, 0]
+    outline = (grown - shrunk).clamp(0, 1)
+    edge = xg.explainers.get("edge")(one, images)
+    share, area = energy(edge, outline), outline.mean((1, 2))
+    # above the outline's share of the image on every image, three times it on average (the
+    # shapes' textured backgrounds have edges too)
+    assert (share > area).all() and share.sum() > 2.5 * area.sum(), (share, area)
 
 
 @pytest.mark.parametrize("arch", ["resnet18", "vgg11", "densenet121", "mobilenet_v3_small"])

@@ -123,3 +123,13 @@ def test_chromium_renders_tables_inside_the_page_and_every_figure(report, tmp_pa
     assert check["tables"] >= 9 and check["wide"] == 0, check
     assert check["scroll"] <= check["view"], check  # no sideways scrolling of the page
     assert check["images"] >= 1 and check["broken"] == 0, check
+
+
+def test_a_reference_map_is_never_marked_best():
+    """Random noise is the most stable map under input noise: a reader must not see it bold."""
+    table = pd.DataFrame({"method": ["gradcam", "random", "edge"],
+                          "insertion_auc": [0.8, 0.9, 0.7], "max_sensitivity": [0.3, 0.0, 0.1]})
+    text = xg.report.markdown(table)
+    assert "**0.8**" in text and "**0.3**" in text and "**0.9**" not in text
+    html = "".join(xg.report.category_tables(table))
+    assert html.count('class="reference"') == 4 and "<b>0.9</b>" not in html

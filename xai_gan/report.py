@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import explainers
 from .io import atomic_path
 from .metrics import CATEGORIES, METRICS, available
 
@@ -26,6 +27,7 @@ table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.85em; }
 th, td { border: 1px solid #ccc; padding: 3px 7px; text-align: right; }
 th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
 tr.gan td { background: #fff1e6; } tr.rival td { background: #faf6f1; }
+tr.reference td { color: #777; font-style: italic; }
 .lead { font-size: 1.05em; }
 img { max-width: 100%; } .note { color: #555; }
 pre { background: #f6f6f6; padding: 1em; white-space: pre-wrap; }
@@ -59,8 +61,15 @@ def results_table(run_dir: str | Path) -> pd.DataFrame:
     return table
 
 
+def is_reference(method: str) -> bool:
+    """A map that knows nothing of the CNN (``random``, ``edge``): a row to compare against,
+    never the best."""
+    return getattr(explainers.REGISTRY.get(method), "reference", False)
+
+
 def _best(table: pd.DataFrame, metric: str) -> float:
-    return table[metric].max() if METRICS[metric].better == "higher" else table[metric].min()
+    values = table.loc[~table["method"].map(is_reference), metric]
+    return values.max() if METRICS[metric].better == "higher" else values.min()
 
 
 def _arrow(metric: str) -> str:
@@ -99,7 +108,7 @@ def _cell(value: float, best: bool) -> str:
 def category_tables(table: pd.DataFrame) -> list[str]:
     """:func:`results_table` split by metric category (tables that fit the page): a
     direction arrow on every metric, the best in bold, the run's GAN highlighted (its other
-    GANs, the baselines it must beat, lightly)."""
+    GANs, the baselines it must beat, lightly; the reference maps greyed, never bold)."""
     lead = lead_gan(table["method"])
     parts = []
     for category in CATEGORIES:
@@ -111,7 +120,8 @@ def category_tables(table: pd.DataFrame) -> list[str]:
         for _, row in table.iterrows():
             cells = "".join(_cell(row[m], row[m] == _best(table, m)) for m in metrics)
             highlight = (' class="gan"' if row["method"] == lead else
-                         ' class="rival"' if is_gan(row["method"]) else "")
+                         ' class="rival"' if is_gan(row["method"]) else
+                         ' class="reference"' if is_reference(row["method"]) else "")
             rows.append(f"<tr{highlight}><td>{html.escape(row['method'])}</td>{cells}</tr>")
         parts.append(f"<h3>{category}</h3><div class='wide'><table><tr><th>method</th>{head}"
                      f"</tr>{''.join(rows)}</table></div>")

@@ -6,7 +6,7 @@ class with ``@register("name")``. The trained GAN registers itself as ``gan`` fr
 """
 from .base import (REGISTRY, Explainer, ZeroMapWarning, available, baselines, get, register,
                    zero_maps_expected)
-from . import cam, gfi, hybrid, lrp, sise  # noqa: F401  (each registers its methods)
+from . import cam, gfi, hybrid, lrp, reference, sise  # noqa: F401  (each registers its methods)
 
 __all__ = ["Explainer", "REGISTRY", "ZeroMapWarning", "available", "baselines", "get", "register",
            "zero_maps_expected"]

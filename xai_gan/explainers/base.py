@@ -92,6 +92,7 @@ class Explainer:
 
     name = "explainer"
     needs_training = False
+    reference = False  # a map that knows nothing of the CNN, to compare against
 
     def explain(self, model: nn.Module, images: torch.Tensor,
                 targets: torch.Tensor) -> torch.Tensor:

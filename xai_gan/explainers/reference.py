@@ -1,0 +1,44 @@
+"""Reference maps that know nothing of the CNN: a method that cannot beat them on a metric
+has shown nothing on that metric.
+
+``random`` is uniform noise (the chance level of every faithfulness and localisation score);
+``edge`` is the image's Sobel gradient magnitude, which Adebayo et al. (2018, "Sanity checks
+for saliency maps") showed many saliency maps resemble. Both ignore the model and the class;
+cost: no forward pass (plus one when ``targets`` is None, as for every explainer).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .base import Explainer, register
+
+
+@register("random")
+class RandomMap(Explainer):
+    """Uniform noise, the same for the same ``seed`` and image size."""
+
+    reference = True
+
+    def __init__(self, seed: int = 0):
+        self.seed = seed
+
+    def explain(self, model, images, targets):
+        generator = torch.Generator().manual_seed(self.seed)
+        noise = torch.rand(len(images), *images.shape[-2:], generator=generator)
+        return noise.to(images.device)
+
+
+@register("edge")
+class EdgeMap(Explainer):
+    """Sobel gradient magnitude of the channel-mean image."""
+
+    reference = True
+
+    def explain(self, model, images, targets):
+        grey = images.float().mean(1, keepdim=True)
+        sobel = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]],
+                             device=images.device)
+        kernels = torch.stack([sobel, sobel.T])[:, None]
+        gradients = F.conv2d(F.pad(grey, (1, 1, 1, 1), mode="replicate"), kernels)
+        return gradients.norm(dim=1)

@@ -5,6 +5,7 @@ import time
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch.utils.data import default_collate
@@ -410,3 +411,27 @@ def test_max_sensitivity_of_an_empty_map_is_undefined(batch):
 
     out = robustness.max_sensitivity(empty_then_noise, model, images[:2], classes[:2], samples=2)
     assert out.isnan().all()
+
+
+def test_intervals_and_paired_tests_match_scipy_and_hand_computed_values():
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(0.5, 0.1, 30)
+    b = a + rng.normal(0.02, 0.01, 30)  # always about 0.02 above a: paired, clearly different
+    table = pd.DataFrame(
+        [{"method": m, "metric": "insertion_auc", "image": i, "value": v}
+         for m, values in (("a", a), ("b", b)) for i, v in enumerate(values)])
+    shown = xg.metrics.intervals(table).set_index("method")
+    assert shown.loc["a", "n"] == 30
+    assert shown.loc["a", "half_width"] == pytest.approx(2.0452 * a.std(ddof=1) / np.sqrt(30),
+                                                         rel=1e-3)
+    test = xg.metrics.paired(table, "b", "a", "insertion_auc")
+    assert test["difference"] == pytest.approx((b - a).mean())
+    assert test["p"] == pytest.approx(stats.ttest_rel(b, a).pvalue) and test["p"] < 1e-6
+    # the two unpaired intervals overlap, the paired one excludes 0
+    assert abs(shown.loc["b", "mean"] - shown.loc["a", "mean"]) < shown.loc["a", "half_width"]
+    assert test["difference"] - test["half_width"] > 0
+    assert xg.metrics.paired(table, "a", "a", "insertion_auc")["p"] == 1.0
+    with pytest.raises(ValueError, match=r"no insertion_auc scores for \['c'\]"):
+        xg.metrics.paired(table, "a", "c", "insertion_auc")

@@ -10,13 +10,15 @@
 - cost: milliseconds per image
 
 Each category's module registers its metrics with :func:`metric`; :func:`evaluate` runs
-explainers x metrics into a tidy DataFrame; :func:`summarise` averages it.
+explainers x metrics into a tidy DataFrame; :func:`summarise` averages it; :func:`intervals`
+and :func:`paired` say how sure those averages are.
 """
 from . import (complexity, cost, faithfulness, localisation, randomisation, road, robustness,
                similarity)
 from .evaluate import evaluate, summarise
+from .statistics import intervals, paired
 from .registry import CATEGORIES, METRICS, Explained, Metric, available, metric
 
 __all__ = ["CATEGORIES", "METRICS", "Explained", "Metric", "available", "complexity", "cost",
-           "evaluate", "faithfulness", "localisation", "metric", "randomisation", "road",
+           "evaluate", "faithfulness", "intervals", "localisation", "metric", "paired", "randomisation", "road",
            "robustness", "similarity", "summarise"]

@@ -435,3 +435,31 @@ def test_intervals_and_paired_tests_match_scipy_and_hand_computed_values():
     assert xg.metrics.paired(table, "a", "a", "insertion_auc")["p"] == 1.0
     with pytest.raises(ValueError, match=r"no insertion_auc scores for \['c'\]"):
         xg.metrics.paired(table, "a", "c", "insertion_auc")
+
+
+def test_a_softening_temperature_unsaturates_the_confidence_metrics():
+    """A CNN that is 100 % sure leaves no room for an increase in confidence; at the
+    temperature that brings its median top probability to 0.9, a map that keeps the evidence
+    and drops the counter-evidence shows one."""
+    torch.manual_seed(0)
+    # class 0's logit is 40 x the mean of the left half, class 1's 40 x the right half's
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 2, (8, 4), stride=(8, 4), bias=False),
+                                torch.nn.Flatten())
+    with torch.no_grad():
+        model[0].weight.zero_()
+        model[0].weight[0, 0, :, :2] = 40 / 16
+        model[0].weight[1, 0, :, 2:] = 40 / 16
+    images = torch.zeros(6, 1, 8, 4)
+    images[:, :, :, :2] = 0.9
+    images[:, :, :, 2:] = torch.linspace(0.1, 0.4, 6)[:, None, None, None]  # counter-evidence
+    maps = torch.zeros(6, 8, 4)
+    maps[:, :, :2] = 1.0  # keeps class 0's half only
+    targets = torch.zeros(6, dtype=torch.long)
+    temperature = faithfulness.softening_temperature(model, images, confidence=0.9)
+    top = (model(images) / temperature).softmax(1).amax(1).median()
+    assert temperature > 1 and float(top) == pytest.approx(0.9, abs=1e-4)
+    _, saturated = faithfulness.confidence_change(model, images, maps, targets)
+    drop, softened = faithfulness.confidence_change(model, images, maps, targets,
+                                                    temperature=temperature)
+    assert saturated.sum() == 0 and (softened == 100).all() and (drop == 0).all()
+    assert faithfulness.softening_temperature(model, images * 0, confidence=0.9) == 1.0

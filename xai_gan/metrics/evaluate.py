@@ -41,7 +41,8 @@ def _metric_names(metrics, has_masks: bool, has_teacher: bool) -> list[str]:
 def evaluate(model, dataset, explainers, metrics="all", n: int | None = None,
              batch_size: int = 16, classes: str = "predicted", teacher=None,
              device=None, steps: int = 64, baseline: str = "blur", samples: int = 5,
-             radius: float = 0.02, seed: int = 0, progress: bool = True) -> pd.DataFrame:
+             radius: float = 0.02, seed: int = 0, temperature: float = 1.0,
+             progress: bool = True) -> pd.DataFrame:
     """Score explainers on the first ``n`` images of ``dataset``.
 
     Images are explained and scored where the model is (or on ``device``, where the model
@@ -59,6 +60,8 @@ def evaluate(model, dataset, explainers, metrics="all", n: int | None = None,
     teacher : explainer (name or callable) whose maps the similarity metrics compare with.
     steps, baseline : of the deletion and insertion curves.
     samples, radius : of max-sensitivity (uniform noise, ``samples`` draws).
+    temperature : the logits are divided by it in the confidence metrics (average drop,
+        increase in confidence); see :func:`xai_gan.metrics.faithfulness.softening_temperature`.
 
     Returns
     -------
@@ -96,7 +99,7 @@ def evaluate(model, dataset, explainers, metrics="all", n: int | None = None,
                 scored = Explained(model, explain, images, explained, maps,
                                    time.perf_counter() - tic, masks, teacher_maps, steps=steps,
                                    baseline=baseline, samples=samples, radius=radius, seed=seed,
-                                   first_image=start)
+                                   temperature=temperature, first_image=start)
                 for name in names:
                     values = METRICS[name].score(scored).cpu().tolist()
                     rows += [(method, name, METRICS[name].category, start + i, value,

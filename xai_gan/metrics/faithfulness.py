@@ -33,9 +33,10 @@ def baseline_images(images: torch.Tensor, baseline: str = "blur", sigma: float |
 @follows_model
 @torch.inference_mode()
 def class_probability(model: nn.Module, images: torch.Tensor, targets: torch.Tensor,
-                      batch_size: int = 256) -> torch.Tensor:
-    """Softmax probability of ``targets`` for each image, in batches of ``batch_size``."""
-    out = [model(chunk).softmax(1).gather(1, t[:, None])[:, 0].float()
+                      batch_size: int = 256, temperature: float = 1.0) -> torch.Tensor:
+    """Softmax probability of ``targets`` (of the logits divided by ``temperature``) for each
+    image, in batches of ``batch_size``."""
+    out = [(model(chunk).float() / temperature).softmax(1).gather(1, t[:, None])[:, 0]
            for chunk, t in zip(images.split(batch_size), targets.split(batch_size))]
     return torch.cat(out)
 
@@ -103,19 +104,46 @@ def insertion_auc(model, images, maps, targets, **options) -> torch.Tensor:
 
 @follows_model
 def confidence_change(model: nn.Module, images: torch.Tensor, maps: torch.Tensor,
-                      targets: torch.Tensor, batch_size: int = 256) -> tuple[torch.Tensor, ...]:
+                      targets: torch.Tensor, batch_size: int = 256,
+                      temperature: float = 1.0) -> tuple[torch.Tensor, ...]:
     """Per image: average drop % and increase in confidence (Chattopadhay et al., 2018).
 
     The explanation map multiplies the image (``image * map``). With ``Y`` the class
     probability on the image and ``O`` on the masked image, the drop is
     ``100 * max(0, Y - O) / Y`` and the increase is 100 when ``O > Y``, else 0; their means
     over images are the usual "Average Drop %" and "% Increase in Confidence".
+
+    A CNN that gives its class a probability of 0.999 leaves ``O`` no room above ``Y``: the
+    increase is then 0 for almost every map. ``temperature`` (the logits are divided by it;
+    see :func:`softening_temperature`) brings the probabilities back where they can move.
     """
-    before = class_probability(model, images, targets, batch_size)
-    after = class_probability(model, images * maps[:, None], targets, batch_size)
+    before = class_probability(model, images, targets, batch_size, temperature)
+    after = class_probability(model, images * maps[:, None], targets, batch_size, temperature)
     drop = 100 * (before - after).clamp_min(0) / before.clamp_min(1e-12)
     increase = 100 * (after > before).float()
     return drop, increase
+
+
+@follows_model
+@torch.no_grad()
+def softening_temperature(model: nn.Module, images: torch.Tensor, confidence: float = 0.9,
+                          batch_size: int = 256) -> float:
+    """The temperature at which the median top-class probability on ``images`` is
+    ``confidence`` (1.0 when it is already at most that). Bisection on log T."""
+    logits = torch.cat([model(chunk).float() for chunk in images.split(batch_size)])
+
+    def median_top(t: float) -> float:
+        return (logits / t).softmax(1).amax(1).median().item()
+
+    if median_top(1.0) <= confidence:
+        return 1.0
+    low, high = 0.0, 1.0  # log10 T
+    while median_top(10 ** high) > confidence:
+        high += 1.0
+    for _ in range(40):
+        middle = (low + high) / 2
+        low, high = (middle, high) if median_top(10 ** middle) > confidence else (low, middle)
+    return 10 ** high
 
 
 @metric("deletion_auc", "faithfulness", "lower")
@@ -131,7 +159,8 @@ def _insertion(e: Explained) -> torch.Tensor:
 
 def _confidence(e: Explained):
     return e.once("confidence_change",
-                  lambda: confidence_change(e.model, e.images, e.maps, e.classes))
+                  lambda: confidence_change(e.model, e.images, e.maps, e.classes,
+                                            temperature=e.temperature))
 
 
 @metric("average_drop", "faithfulness", "lower")

@@ -35,6 +35,7 @@ class Explained:
     samples: int = 5
     radius: float = 0.02
     seed: int = 0
+    temperature: float = 1.0  # of the confidence metrics' softmax
     first_image: int = 0  # index of the batch's first image in the evaluated set
     _memo: dict = field(default_factory=dict, repr=False)
 

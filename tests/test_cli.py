@@ -74,6 +74,12 @@ def test_main_job_runs_every_stage_survives_an_interruption_and_resumes(tmp_path
     assert sorted(zip(loo.gan, loo.tested_on)) == [
         ("without mobilenet", "mobilenet"), ("without mobilenet", "vgg"),
         ("without vgg", "mobilenet"), ("without vgg", "vgg")]
+    # two CNNs: "without vgg" trains on mobilenet alone, yet never reuses the run's own GAN
+    own = {p.parent for p in (run_dir / "gan").glob("*/best.pt")}
+    left_out = {p.parent for p in (run_dir / "studies" / "cross-architecture" / "gan").glob(
+        "without-*/best.pt")}
+    assert {p.name for p in left_out} == {"without-vgg", "without-mobilenet"}
+    assert not own & left_out
     cross = pd.read_csv(run_dir / "studies" / "cross-dataset" / "transfer.csv")
     assert set(cross.tested_on) == {"shapes", "fashion-mnist"} and len(cross) == 4
     relevance = pd.read_csv(run_dir / "studies" / "condition-relevance" / "per_image.csv")

@@ -117,10 +117,10 @@ def train_gan(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
     return history
 
 
-def train_generator(config: RunConfig) -> pd.DataFrame:
+def train_generator(config: RunConfig, out_dir: Path | None = None) -> pd.DataFrame:
     """Train one generator on the train stores of every classifier of the run (jointly),
-    validating on their val stores; writes ``gan/<tag>/`` (:attr:`RunConfig.gan_dir`) and
-    resumes there."""
+    validating on their val stores; writes ``out_dir`` (default ``gan/<tag>/``,
+    :attr:`RunConfig.gan_dir`) and resumes there."""
     missing = [config.store_dir(m, s) for m in config.models for s in ("train", "val")
                if not (config.store_dir(m, s) / "metadata.json").exists()]
     if missing:
@@ -134,7 +134,7 @@ def train_generator(config: RunConfig) -> pd.DataFrame:
         # one CNN: a plain path, as checkpoints made before joint training record it
         classifier = classifier[0] if len(classifier) == 1 else classifier
     result = gan.train(train_store, val_store, gan.TrainConfig(
-        out_dir=config.gan_dir, generator=config.generator, preset=config.preset,
+        out_dir=out_dir or config.gan_dir, generator=config.generator, preset=config.preset,
         generator_options={} if config.inputs == "both" else {"inputs": config.inputs},
         epochs=config.gan_epochs, max_seconds=config.gan_seconds, l1_weight=config.l1_weight,
         adversarial_weight=config.adversarial_weight, gan_loss=config.gan_loss,

@@ -13,6 +13,19 @@ def to_numpy_image(image: torch.Tensor) -> np.ndarray:
         array.transpose(1, 2, 0)
 
 
+def overlay(ax, image: torch.Tensor, heat: torch.Tensor | None = None,
+            mask: torch.Tensor | None = None, alpha: float = 0.5, cmap: str = "jet",
+            linewidth: float = 1.0) -> None:
+    """Draw ``image`` into ``ax``, ``heat`` (H, W) in [0, 1] over it and ``mask``'s outline in
+    white."""
+    ax.imshow(to_numpy_image(image))
+    if heat is not None:
+        ax.imshow(heat.detach().float().cpu().numpy(), cmap=cmap, alpha=alpha, vmin=0, vmax=1)
+    if mask is not None:
+        ax.contour(mask.detach().float().cpu().numpy(), levels=[0.5], colors="white",
+                   linewidths=linewidth)
+
+
 def image_grid(images: torch.Tensor, titles=None, heatmaps: torch.Tensor | None = None,
                masks: torch.Tensor | None = None, ncols: int = 8, size: float = 1.8,
                alpha: float = 0.5, cmap: str = "jet"):
@@ -39,12 +52,8 @@ def image_grid(images: torch.Tensor, titles=None, heatmaps: torch.Tensor | None 
     for ax in axes.flat:
         ax.axis("off")
     for i, ax in enumerate(axes.flat[:n]):
-        ax.imshow(to_numpy_image(images[i]))
-        if heatmaps is not None:
-            ax.imshow(heatmaps[i].detach().cpu().numpy(), cmap=cmap, alpha=alpha, vmin=0, vmax=1)
-        if masks is not None:
-            ax.contour(masks[i].detach().cpu().numpy(), levels=[0.5], colors="white",
-                       linewidths=1)
+        overlay(ax, images[i], None if heatmaps is None else heatmaps[i],
+                None if masks is None else masks[i], alpha, cmap)
         if titles is not None:
             ax.set_title(titles[i], fontsize=9)
     fig.tight_layout()
@@ -66,22 +75,14 @@ def method_grid(images: torch.Tensor, maps: dict, masks: torch.Tensor | None = N
     fig, axes = plt.subplots(len(images), ncols, figsize=(size * ncols, size * len(images) + 0.4),
                              squeeze=False)
     for row, image in enumerate(images):
-        picture = to_numpy_image(image)
         for col, ax in enumerate(axes[row]):
-            ax.imshow(picture)
+            method = list(maps)[col - 1] if col else None
+            overlay(ax, image, maps[method][row] if col else None,
+                    None if masks is None else masks[row], alpha, cmap, linewidth=0.8)
             ax.set_xticks([])
             ax.set_yticks([])
-            if col:
-                method = list(maps)[col - 1]
-                ax.imshow(maps[method][row].detach().float().cpu().numpy(), cmap=cmap,
-                          alpha=alpha, vmin=0, vmax=1)
-                if row == 0:
-                    ax.set_title(method, fontsize=8)
-            elif row == 0:
-                ax.set_title("image", fontsize=8)
-            if masks is not None:
-                ax.contour(masks[row].detach().cpu().numpy(), levels=[0.5], colors="white",
-                           linewidths=0.8)
+            if row == 0:
+                ax.set_title(method or "image", fontsize=8)
         if titles is not None:
             axes[row][0].set_ylabel(titles[row], fontsize=8)
     fig.tight_layout()

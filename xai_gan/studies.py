@@ -84,20 +84,22 @@ def _transfer_study(out: Path, generators: dict[str, Path], stores: dict, seen: 
 def cross_architecture(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
     """Leave one CNN out: for each CNN of the run, train a GAN on the others' stores
     (``study_seconds`` each) and test it on every CNN's test store; writes
-    ``studies/cross-architecture/``."""
+    ``studies/cross-architecture/``, the GANs in its ``gan/without-<cnn>/``: never a GAN the
+    run trained on the same CNNs with another budget (two CNNs: the other CNN's own GAN)."""
     if len(config.models) < 2:
         raise StudySkipped("the cross-architecture study leaves one CNN out: give at least two "
                          "--models")
+    out = config.run_dir / "studies" / "cross-architecture"
     generators, seen = {}, {}
     for held_out in config.models:
         others = [m for m in config.models if m != held_out]
         sub = transfer_config(config).replace(models=others, gan_seconds=config.study_seconds)
         print(f"cross-architecture: a GAN without {held_out}", flush=True)
-        train_generator(sub)
-        generators[f"without {held_out}"] = sub.gan_dir / "best.pt"
+        gan_dir = out / "gan" / f"without-{held_out.replace(':', '_')}"
+        train_generator(sub, gan_dir)
+        generators[f"without {held_out}"] = gan_dir / "best.pt"
         seen[f"without {held_out}"] = others
-    return _transfer_study(config.run_dir / "studies" / "cross-architecture", generators,
-                           _test_stores(config), seen, config.study_n)
+    return _transfer_study(out, generators, _test_stores(config), seen, config.study_n)
 
 
 def other_dataset_config(config: RunConfig, channels: int) -> RunConfig:

@@ -1,42 +1,60 @@
 """ipywidgets explorers. Each widget's drawing is a plain function, testable without a browser.
 
-Works with ipywidgets 7.7 (what Colab ships) and 8: only sliders, a dropdown, boxes, an
-Output, ``observe(names="value")`` and ``clear_output(wait=True)``, which both have; they
-differ in how a widget is displayed, which the explorers follow (see ``WIDGETS_8``).
+Numbering is the package's everywhere: layers from 0 (the first conv layer) to ``L - 1`` (the
+block the head pools, :func:`xai_gan.modules.representation_layers`); condition maps from 0
+(the deepest layer alone) to ``k - 1`` (the mean of every layer). Every panel is drawn over the
+image, with the object's outline where there is a mask.
+
+Works with ipywidgets 7.7 (what Colab ships) and 8: only sliders, dropdowns, a file upload,
+boxes, an Output, ``observe(names="value")`` and ``clear_output(wait=True)``, which both have;
+they differ in how a widget is displayed and how an upload is read, which the explorers follow
+(see ``WIDGETS_8``).
 """
 from __future__ import annotations
+
+import copy
+import io
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
 from IPython.display import display
+from torch.utils.data import Dataset
 
 from .classifiers import predict
+from .data import read_image
 from .modules import representation_layers
-from .plotting import to_numpy_image
+from .plotting import overlay
 from .representation import cumulative_positions, layer_gradcams
 
 # ipywidgets 8 displays a widget through _repr_mimebundle_, 7 through _ipython_display_
 WIDGETS_8 = hasattr(widgets.Widget, "_repr_mimebundle_")
 
 
-def _layer_panels(axes, maps: torch.Tensor, layer: int, layer_names, k: int, cmap: str):
-    """Draw one layer's Grad-CAM and the cumulative map down to it into two axes."""
+def condition_label(layer: int, n_layers: int, k: int) -> str:
+    """Which condition map the mean of layers ``layer`` .. ``n_layers - 1`` is, if any."""
+    kept = cumulative_positions(n_layers, k)
+    depth = n_layers - 1 - layer  # position in the deepest-first order
+    return f"condition {kept.index(depth)}" if depth in kept else "not a condition"
+
+
+def _layer_panels(axes, image, maps: torch.Tensor, layer: int, layer_names, k: int,
+                  mask, cmap: str, alpha: float):
+    """One layer's Grad-CAM and the cumulative map down to it, over the image."""
     n_layers = maps.shape[0]
     if not 0 <= layer < n_layers:
         raise ValueError(f"layer must be in [0, {n_layers - 1}], got {layer}")
-    depth = n_layers - 1 - layer  # position in the deepest-first order
-    kept = cumulative_positions(n_layers, k)
-    name = layer_names[layer] if layer_names else f"layer {layer}"
-    axes[0].imshow(maps[layer].cpu().numpy(), cmap=cmap, vmin=0, vmax=1)
-    axes[0].set_title(f"{name} ({layer + 1}/{n_layers})", fontsize=9)
-    axes[1].imshow(maps[layer:].mean(0).cpu().numpy(), cmap=cmap, vmin=0, vmax=1)
-    label = (f"condition {kept.index(depth) + 1} of {k}" if depth in kept else "not kept")
-    axes[1].set_title(f"mean of {depth + 1} deepest: {label}", fontsize=9)
+    name = layer_names[layer] if layer_names else "layer"
+    overlay(axes[0], image, maps[layer], mask, alpha, cmap)
+    axes[0].set_title(f"layer {layer}: {name}", fontsize=9)
+    overlay(axes[1], image, maps[layer:].mean(0), mask, alpha, cmap)
+    axes[1].set_title(f"mean of layers {layer}-{n_layers - 1}: "
+                      f"{condition_label(layer, n_layers, k)}", fontsize=9)
 
 
 def layer_view(image: torch.Tensor, maps: torch.Tensor, layer: int, layer_names=None,
-               k: int = 8, cmap: str = "jet"):
+               k: int = 8, mask: torch.Tensor | None = None, cmap: str = "jet",
+               alpha: float = 0.5):
     """Image, the Grad-CAM of one layer, and the cumulative map down to that layer.
 
     Parameters
@@ -45,17 +63,18 @@ def layer_view(image: torch.Tensor, maps: torch.Tensor, layer: int, layer_names=
     maps : (L, H, W) tensor, per-layer maps shallow to deep (one image of
         :func:`xai_gan.representation.layer_gradcams`)
     layer : int
-        Index into ``maps``. The cumulative map is the mean of this layer and every deeper
-        one; the title says whether it is one of the k kept as GAN conditions.
+        Index into ``maps``, from 0. The cumulative map is the mean of this layer and every
+        deeper one; the title says which condition map it is, if it is one of the k.
+    mask : (H, W) tensor, optional; the object, outlined in white on every panel
 
     Returns
     -------
     matplotlib.figure.Figure with three panels.
     """
     fig, axes = plt.subplots(1, 3, figsize=(9, 3.2))
-    _layer_panels(axes[1:], maps, layer, layer_names, k, cmap)
-    axes[0].imshow(to_numpy_image(image))
+    overlay(axes[0], image, None, mask)
     axes[0].set_title("image")
+    _layer_panels(axes[1:], image, maps, layer, layer_names, k, mask, cmap, alpha)
     for ax in axes:
         ax.axis("off")
     fig.tight_layout()
@@ -64,50 +83,103 @@ def layer_view(image: torch.Tensor, maps: torch.Tensor, layer: int, layer_names=
 
 def explanation_view(image: torch.Tensor, heat: torch.Tensor, method: str, maps: torch.Tensor,
                      layer: int, layer_names=None, k: int = 8, caption: str = "image",
-                     cmap: str = "jet", alpha: float = 0.5):
-    """One method's map beside what one layer saw: four panels.
+                     mask: torch.Tensor | None = None, cmap: str = "jet", alpha: float = 0.5):
+    """One method's map beside what one layer saw: four panels, each over the image.
 
     The image (``caption`` as its title, e.g. the prediction), ``heat`` (the method's (H, W)
-    map) over it, then :func:`layer_view`'s layer Grad-CAM and cumulative map for ``layer``.
+    map), then :func:`layer_view`'s layer Grad-CAM and cumulative map for ``layer``.
     """
-    fig, axes = plt.subplots(1, 4, figsize=(12, 3.2))
-    axes[0].imshow(to_numpy_image(image))
+    fig, axes = plt.subplots(1, 4, figsize=(12, 3.4))
+    overlay(axes[0], image, None, mask)
     axes[0].set_title(caption, fontsize=9)
-    axes[1].imshow(to_numpy_image(image))
-    axes[1].imshow(heat.detach().float().cpu().numpy(), cmap=cmap, alpha=alpha, vmin=0, vmax=1)
+    overlay(axes[1], image, heat, mask, alpha, cmap)
     axes[1].set_title(method, fontsize=9)
-    _layer_panels(axes[2:], maps, layer, layer_names, k, cmap)
+    _layer_panels(axes[2:], image, maps, layer, layer_names, k, mask, cmap, alpha)
     for ax in axes:
         ax.axis("off")
     fig.tight_layout()
     return fig
 
 
-class LayerExplorer:
-    """A slider over layers and one over images, redrawing :func:`layer_view`.
+class _Images:
+    """The explorer's images: a (B, C, H, W) tensor or a dataset of dict items (read when
+    picked), plus the ones a user adds; each with its mask and label where known."""
 
-    Displaying the object shows the widget; ``render(image, layer)`` draws one view.
+    def __init__(self, images, masks=None, labels=None):
+        self.source, self.added = images, []
+        if not isinstance(images, Dataset):
+            self.masks, self.labels = masks, labels
+
+    def __len__(self) -> int:
+        return len(self.source) + len(self.added)
+
+    def __getitem__(self, index: int) -> dict:
+        if index >= len(self.source):
+            return {"image": self.added[index - len(self.source)]}
+        if isinstance(self.source, Dataset):
+            return self.source[index]
+        item = {"image": self.source[index]}
+        if self.masks is not None:
+            item["mask"] = self.masks[index]
+        if self.labels is not None:
+            item["label"] = int(self.labels[index])
+        return item
+
+
+class LayerExplorer:
+    """A slider over images and one over layers, redrawing :func:`layer_view`.
+
+    ``images``: a (B, C, H, W) tensor (with optional ``masks``) or a dataset of dict items
+    (``image``, optional ``mask`` and ``label``), e.g. a whole test split. Displaying the
+    object shows the widget; ``render(image, layer)`` draws one view.
     """
 
-    def __init__(self, model, images: torch.Tensor, targets=None, k: int = 8):
-        self.images, self.k = images, k
-        self.layer_names = [n for n, _ in representation_layers(
-            model, image_size=images.shape[-1], in_channels=images.shape[1])]
-        self.layer_maps = layer_gradcams(model, images, targets).cpu()
-        n_layers = len(self.layer_names)
+    def __init__(self, model, images, targets=None, k: int = 8, masks=None, labels=None):
+        self.model, self.k = model, k
+        self.items = _Images(images, masks, labels)
+        first = self.items[0]["image"]
+        self.image_size, self.channels = first.shape[-1], first.shape[0]
+        self.layers = representation_layers(model, image_size=self.image_size,
+                                            in_channels=self.channels)
+        self.layer_names = [name for name, _ in self.layers]
+        self.targets = {} if targets is None else {
+            i: int(t) for i, t in enumerate(torch.as_tensor(targets).reshape(-1))}
+        self._layer_maps, self._probabilities = {}, {}
+        n_layers = len(self.layers)
         self.layer = widgets.IntSlider(value=n_layers - 1, min=0, max=n_layers - 1,
                                        description="layer", continuous_update=False)
-        self.image = widgets.IntSlider(value=0, min=0, max=len(images) - 1,
+        self.image = widgets.IntSlider(value=0, min=0, max=len(self.items) - 1,
                                        description="image", continuous_update=False)
         self.output = widgets.Output()
         self.widget = widgets.VBox([widgets.HBox([self.image, self.layer]), self.output])
-        for slider in (self.layer, self.image):
-            slider.observe(lambda change: self.refresh(), names="value")
+        for control in (self.layer, self.image):
+            control.observe(lambda change: self.refresh(), names="value")
         self.refresh()
 
+    def probabilities(self, image: int) -> torch.Tensor:
+        """The CNN's class probabilities for image ``image``."""
+        if image not in self._probabilities:
+            picture = self.items[image]["image"][None]
+            self._probabilities[image] = predict(self.model, picture)[0].cpu()
+        return self._probabilities[image]
+
+    def target(self, image: int) -> int:
+        """The class explained for ``image``: the one picked, else the predicted one."""
+        return self.targets.get(image, int(self.probabilities(image).argmax()))
+
+    def layer_maps(self, image: int, target: int | None = None) -> torch.Tensor:
+        """(L, H, W) Grad-CAM maps of every layer for ``image`` and class ``target``."""
+        target = self.target(image) if target is None else target
+        if (image, target) not in self._layer_maps:
+            picture = self.items[image]["image"][None]
+            self._layer_maps[image, target] = layer_gradcams(
+                self.model, picture, [target], self.layers)[0].cpu()
+        return self._layer_maps[image, target]
+
     def render(self, image: int, layer: int):
-        return layer_view(self.images[image], self.layer_maps[image], layer, self.layer_names,
-                          self.k)
+        item = self.items[image]
+        return layer_view(item["image"], self.layer_maps(image), layer, self.layer_names,
+                          self.k, item.get("mask"))
 
     def current(self):
         """The view of the widgets' current values."""
@@ -128,54 +200,132 @@ class LayerExplorer:
             display(self.widget)
 
 
-def layer_explorer(model, images: torch.Tensor, targets=None, k: int = 8) -> LayerExplorer:
-    """Slider over layers: each layer's Grad-CAM and the cumulative map down to it."""
-    return LayerExplorer(model, images, targets, k)
+def layer_explorer(model, images, targets=None, k: int = 8, masks=None,
+                   labels=None) -> LayerExplorer:
+    """Sliders over images and layers: each layer's Grad-CAM and the cumulative map down
+    to it, over the image."""
+    return LayerExplorer(model, images, targets, k, masks, labels)
+
+
+def _uploaded(value) -> list[bytes]:
+    """The files' contents of a FileUpload value (a dict in ipywidgets 7, a tuple in 8)."""
+    files = value.values() if isinstance(value, dict) else value
+    return [bytes(f["content"]) for f in files]
 
 
 class ExplanationExplorer(LayerExplorer):
-    """Pick an image, a method and a layer: :func:`explanation_view` of the choice.
+    """Pick an image (or upload one), a class (shown with the CNN's probabilities), a method
+    and a layer: :func:`explanation_view` of the choice.
 
-    Each method explains every image once, the first time it is picked (``maps`` caches it).
-    ``render(image, method, layer)`` draws one view without any widget.
+    The layer drives every layer-dependent method (those with a ``target_layer``: the CAM
+    family), not only the side panels. Each (method, image, class, layer) is explained once,
+    when first shown. ``render(image, method, layer, target=None)`` draws one view without
+    any widget.
     """
 
-    def __init__(self, model, images: torch.Tensor, explainers: dict, targets=None, k: int = 8,
-                 class_names=None):
+    def __init__(self, model, images, explainers: dict, targets=None, k: int = 8,
+                 class_names=None, masks=None, labels=None):
         if not explainers:
             raise ValueError("give at least one explainer: {name: explainer}")
-        self.model, self.explainers, self.method_maps = model, dict(explainers), {}
-        self.predicted = predict(model, images).argmax(1)
-        self.targets = self.predicted if targets is None else torch.as_tensor(targets)
-        self.class_names = class_names
+        self.explainers, self.class_names, self._maps = dict(explainers), class_names, {}
         self.method = widgets.Dropdown(options=list(self.explainers), description="method")
-        super().__init__(model, images, self.targets, k)
+        self.target_class = widgets.Dropdown(description="class")
+        self.upload = widgets.FileUpload(accept="image/*", multiple=False,
+                                         description="your image")
+        super().__init__(model, images, targets, k, masks, labels)
+        self._class_options(self.image.value)
+        self.image.observe(lambda change: self._class_options(change["new"]), names="value")
         self.method.observe(lambda change: self.refresh(), names="value")
-        self.widget.children = (widgets.HBox([self.image, self.method, self.layer]),
-                                self.output)
+        self.target_class.observe(self._pick_class, names="value")
+        self.upload.observe(self._upload, names="value")
+        self.widget.children = (
+            widgets.HBox([self.image, self.target_class, self.upload]),
+            widgets.HBox([self.method, self.layer]), self.output)
 
-    def maps(self, method: str) -> torch.Tensor:
-        """(B, H, W) maps of ``method`` for every image, computed once."""
+    def class_name(self, index: int) -> str:
+        return str(self.class_names[index]) if self.class_names else str(index)
+
+    def class_choices(self, image: int) -> list[tuple[str, int]]:
+        """``(label, class)`` for every class, likeliest first, each with its probability."""
+        probabilities = self.probabilities(image)
+        order = probabilities.argsort(descending=True).tolist()
+        return [(f"{self.class_name(c)} ({probabilities[c]:.2f})", c) for c in order]
+
+    def _class_options(self, image: int) -> None:
+        """The class dropdown of ``image`` (the image slider redraws the view itself)."""
+        self._updating = True  # setting the options fires value events: not a user's pick
+        self.target_class.options = self.class_choices(image)
+        self.target_class.value = self.target(image)
+        self._updating = False
+
+    def _pick_class(self, change) -> None:
+        if not getattr(self, "_updating", False):
+            self.targets[self.image.value] = change["new"]
+            self.refresh()
+
+    def _upload(self, change) -> None:
+        for content in _uploaded(change["new"]):
+            self.add_image(content)
+        self.image.value = self.image.max
+
+    def add_image(self, image) -> int:
+        """Add an image (a (C, H, W) tensor in [0, 1], a file's bytes or a path), resized to
+        the CNN's input; returns its index."""
+        if not torch.is_tensor(image):
+            source = io.BytesIO(image) if isinstance(image, bytes) else image
+            image = read_image(source, self.image_size, self.channels)
+        if image.shape != (self.channels, self.image_size, self.image_size):
+            raise ValueError(f"the explorer's images are {self.channels} x {self.image_size} x "
+                             f"{self.image_size}, got {tuple(image.shape)}")
+        self.items.added.append(image)
+        self.image.max = len(self.items) - 1
+        return self.image.max
+
+    def layer_dependent(self, method: str) -> bool:
+        return hasattr(self.explainers[method], "target_layer")
+
+    def maps(self, method: str, image: int, target: int | None = None,
+             layer: int | None = None) -> torch.Tensor:
+        """(H, W) map of ``method`` for ``image`` and class ``target`` (default: the picked
+        one), read at ``layer`` when the method has a target layer (default: its own)."""
         if method not in self.explainers:
             raise ValueError(f"unknown method {method!r}; choose from {list(self.explainers)}")
-        if method not in self.method_maps:
-            self.method_maps[method] = self.explainers[method](
-                self.model, self.images, self.targets).detach().cpu()
-        return self.method_maps[method]
+        target = self.target(image) if target is None else target
+        explain = self.explainers[method]
+        if layer is not None and self.layer_dependent(method):
+            explain = copy.copy(explain)
+            explain.target_layer = self.layers[layer][1]
+        else:
+            layer = None
+        key = (method, image, target, layer)
+        if key not in self._maps:
+            picture = self.items[image]["image"][None]
+            self._maps[key] = explain(self.model, picture, [target])[0].detach().cpu()
+        return self._maps[key]
 
-    def render(self, image: int, method: str, layer: int):
-        predicted = int(self.predicted[image])
-        name = self.class_names[predicted] if self.class_names else predicted
-        return explanation_view(self.images[image], self.maps(method)[image], method,
-                                self.layer_maps[image], layer, self.layer_names, self.k,
-                                caption=f"image {image}: predicted {name}")
+    def caption(self, image: int, target: int) -> str:
+        probabilities = self.probabilities(image)
+        predicted = int(probabilities.argmax())
+        label = self.items[image].get("label")
+        true = "" if label is None else f"true {self.class_name(label)}, "
+        return (f"image {image}: {true}predicted {self.class_name(predicted)} "
+                f"({probabilities[predicted]:.2f})\nexplaining {self.class_name(target)} "
+                f"({probabilities[target]:.2f})")
+
+    def render(self, image: int, method: str, layer: int, target: int | None = None):
+        target = self.target(image) if target is None else target
+        item = self.items[image]
+        return explanation_view(item["image"], self.maps(method, image, target, layer), method,
+                                self.layer_maps(image, target), layer, self.layer_names,
+                                self.k, self.caption(image, target), item.get("mask"))
 
     def current(self):
         return self.render(self.image.value, self.method.value, self.layer.value)
 
 
-def explanation_explorer(model, images: torch.Tensor, explainers: dict, targets=None,
-                         k: int = 8, class_names=None) -> ExplanationExplorer:
-    """Pick an image, a method and a layer: the method's map beside the layer's Grad-CAM."""
-    return ExplanationExplorer(model, images, explainers, targets, k, class_names)
-
+def explanation_explorer(model, images, explainers: dict, targets=None, k: int = 8,
+                         class_names=None, masks=None, labels=None) -> ExplanationExplorer:
+    """Pick an image (or upload one), a class, a method and a layer: the method's map beside
+    the layer's Grad-CAM, over the image."""
+    return ExplanationExplorer(model, images, explainers, targets, k, class_names, masks,
+                               labels)

@@ -5,7 +5,8 @@
 Each notebook runs in its own folder, as Jupyter and nbval run it, and is written back only
 if every cell succeeded. Progress bars are dropped from the stored outputs: without a widget
 front end, tqdm.auto stores each bar as a widget whose text is frozen at its first draw
-("0%"); they stay live when a reader runs the notebook.
+("0%"), and the widgets' state in the notebook's metadata (hundreds of kilobytes that no
+viewer renders); they stay live when a reader runs the notebook.
 """
 import sys
 from pathlib import Path
@@ -25,6 +26,7 @@ def is_progress_bar(output) -> bool:
 
 
 def drop_progress_bars(notebook) -> None:
+    notebook.metadata.pop("widgets", None)
     for cell in notebook.cells:
         if cell.cell_type == "code":
             cell.outputs = [o for o in cell.outputs if not is_progress_bar(o)]

@@ -17,7 +17,7 @@ from xai_gan import pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "tools" / "colab_links.py"
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]*_*.ipynb"))
 DRIVE_RUNS = Path("/content/drive/MyDrive/xai-gan/runs")
 
 

@@ -463,3 +463,16 @@ def test_a_softening_temperature_unsaturates_the_confidence_metrics():
                                                     temperature=temperature)
     assert saturated.sum() == 0 and (softened == 100).all() and (drop == 0).all()
     assert faithfulness.softening_temperature(model, images * 0, confidence=0.9) == 1.0
+
+
+def test_ms_per_image_times_the_second_call():
+    calls = []
+
+    def explain(model, images, targets):
+        calls.append(time.perf_counter())
+        if len(calls) == 1:
+            time.sleep(0.2)  # one-off set-up: not charged
+        return torch.zeros(len(images), 4, 4)
+
+    ms = xg.metrics.cost.ms_per_image(explain, None, torch.zeros(4, 1, 4, 4))
+    assert len(calls) == 2 and ms < 50

@@ -18,12 +18,12 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = "notebooks/[0-9][0-9]_*.ipynb"
+NOTEBOOKS = "notebooks/[0-9][0-9]*_*.ipynb"  # 00_..., 02b_...
 BADGE = ("[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
          "(https://colab.research.google.com/github/{repo}/blob/{branch}/notebooks/{name})")
 # a README or notebook link to a notebook on Colab, whatever repository and branch it names
 BADGE_LINK = re.compile(r"https://colab\.research\.google\.com/github/[^)\s]+?/notebooks/"
-                        r"(?P<name>[0-9][0-9]_[\w.-]+\.ipynb)")
+                        r"(?P<name>[0-9][0-9][a-z]?_[\w.-]+\.ipynb)")
 INSTALL_MARK = "# On Colab, install the package"
 INSTALL = '''\
 # On Colab, install the package from its repository (the badge's); anywhere else `make run` /

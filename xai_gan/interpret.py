@@ -118,7 +118,7 @@ def shallow_vs_deep(table: pd.DataFrame, tolerance: float = 2.0) -> dict:
     """Test the paper's finding that the shallowest and the deepest conditions matter about
     equally.
 
-    The deepest condition is condition 0 (the last conv layer alone); the one that reaches the
+    The deepest condition is condition 0 (the deepest layer alone); the one that reaches the
     shallowest layer is condition k-1 (the mean of every layer). The finding holds when their mean
     changes are within a factor ``tolerance`` of each other.
     """

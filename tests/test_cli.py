@@ -172,7 +172,7 @@ def test_every_run_setting_is_a_flag_with_help_and_the_profile_resolves_once(mon
                 assert f.name in dests and dests[f.name].help, (name, f.name)
     monkeypatch.delenv("XAI_GAN_PROFILE", raising=False)
     config = RunConfig(gan_seconds=0, n_explain=0)
-    assert config.profile == "main" and config.models == ["vgg", "resnet", "mobilenet"]
+    assert config.profile == "main" and config.models == ["vgg", "resnet", "densenet"]
     assert config.gan_seconds == 0 and config.n_explain == 0  # given, not "unset"
     assert config.study_n == xg.profiles.PROFILES["main"]["n_study"]
     derived = config.replace(models=["vgg"])

@@ -28,9 +28,11 @@ PROFILES = {
              "n_explain": 10, "gan_epochs": 30, "gan_seconds": 30, "objective": "distil",
              "gan_baselines": ["linear", "image-only", "conditions-only"], "map_size": 32,
              "n_study": 200, "study_n_train": 2000, "study_seconds": 20,
-             "models": ["vgg", "resnet", "mobilenet"],
+             # densenet, not mobilenet: on these 3,000 images mobilenet overfit (train 97.5 %,
+             # test 68-72 %); densenet reached 97.3 % in 12 epochs
+             "models": ["vgg", "resnet", "densenet"],
              "epochs": {**SHAPES_EPOCHS,
-                        "shapes": {"vgg": 10, "resnet": 14, "mobilenet": 20, "default": 12}}},
+                        "shapes": {"vgg": 10, "resnet": 14, "densenet": 12, "default": 12}}},
     # ci: a CNN that still learns shapes (about 80 % test accuracy) in well under a minute
     "ci": {"image_size": {"shapes": 64, "default": 32}, "n_train": 2000, "n_eval": 200,
            "n_explain": 12, "gan_epochs": 2, "gan_seconds": 60, "objective": "distil",

@@ -10,6 +10,7 @@ from xai_gan.maps import gaussian_blur, minmax, otsu_threshold
 METHODS = ["gradcam", "gradcam++", "xgradcam", "layercam", "eigencam", "scorecam", "lrp",
            "sise", "gfi", "gradcam-lrp", "random", "edge"]
 FAST = {"sise": {"max_masks": 8}, "gfi": {"stage1_steps": 2, "stage2_steps": 3}}
+EXPLAINERS = [m for m in METHODS if m not in ("random", "edge")]  # the reference maps ignore the CNN
 
 
 def energy(heat, mask):
@@ -86,7 +87,7 @@ def test_energy_based_pointing_game_beats_a_uniform_map(shapes_cnn):
     model, items = shapes_cnn
     batch = default_collate(items[:24])
     uniform = batch["mask"].mean((1, 2)).mean()  # a uniform map's score
-    for name in METHODS:
+    for name in EXPLAINERS:
         heat = xg.explainers.get(name)(model, batch["image"])
         assert energy(heat, batch["mask"]).mean() > uniform, name
 
@@ -102,7 +103,7 @@ def two_object_images(items, count=12):
         torch.tensor([p[0]["label"] for p in pairs]), torch.tensor([p[1]["label"] for p in pairs]))
 
 
-@pytest.mark.parametrize("name", [m for m in METHODS if m != "eigencam"])
+@pytest.mark.parametrize("name", [m for m in EXPLAINERS if m != "eigencam"])
 def test_explaining_each_class_points_at_its_own_object(name, shapes_cnn):
     model, items = shapes_cnn
     images, (mask_a, mask_b), (class_a, class_b) = two_object_images(items)

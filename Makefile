@@ -11,11 +11,10 @@ PYTEST_ARGS ?=
 run: $(STAMP)
 	$(VENV)/bin/xai-gan run
 
-# Two workers, one test file each at a time and every notebook on one of them, in order (they
-# share a run folder; tests/conftest.py groups them), one thread each: on two cores that is
-# faster than one process whose two threads wait on each other.
+# Two workers, one file each at a time (a notebook's cells stay in order), one thread each:
+# on two cores that is faster than one process whose two threads wait on each other.
 test: $(STAMP)
-	XAI_GAN_PROFILE=ci OMP_NUM_THREADS=1 $(VENV)/bin/python -m pytest -n 2 --dist loadgroup \
+	XAI_GAN_PROFILE=ci OMP_NUM_THREADS=1 $(VENV)/bin/python -m pytest -n 2 --dist loadfile \
 		tests notebooks --nbval-lax --nbval-current-env $(PYTEST_ARGS)
 
 install: $(STAMP)

@@ -57,10 +57,6 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if hasattr(item, "output_timeout"):
             item.output_timeout = 60
-        # one xdist worker per test file, and one for all the notebooks, in their order: they
-        # share one run folder, and two of them training its CNN at once would clash
-        group = "notebooks" if item.path.suffix == ".ipynb" else item.path.name
-        item.add_marker(pytest.mark.xdist_group(group))
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="needs a CUDA device")

@@ -228,6 +228,7 @@ class ExplanationExplorer(LayerExplorer):
         if not explainers:
             raise ValueError("give at least one explainer: {name: explainer}")
         self.explainers, self.class_names, self._maps = dict(explainers), class_names, {}
+        self._updating = False  # True while the class menu is refilled, not picked
         self.method = widgets.Dropdown(options=list(self.explainers), description="method")
         self.target_class = widgets.Dropdown(description="class")
         self.upload = widgets.FileUpload(accept="image/*", multiple=False,
@@ -253,13 +254,13 @@ class ExplanationExplorer(LayerExplorer):
 
     def _class_options(self, image: int) -> None:
         """The class dropdown of ``image`` (the image slider redraws the view itself)."""
-        self._updating = True  # setting the options fires value events: not a user's pick
+        self._updating = True
         self.target_class.options = self.class_choices(image)
         self.target_class.value = self.target(image)
         self._updating = False
 
     def _pick_class(self, change) -> None:
-        if not getattr(self, "_updating", False):
+        if not self._updating:
             self.targets[self.image.value] = change["new"]
             self.refresh()
 

@@ -1,4 +1,5 @@
 import gzip
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +50,34 @@ class Interrupting(torch.utils.data.Dataset):
         return getattr(self.dataset, name)
 
 
+class Watched(Interrupting):
+    """Wraps a dataset and sets ``read`` when its first item is read."""
+
+    def __init__(self, dataset):
+        super().__init__(dataset, after=len(dataset) * 1000)
+        self.read = threading.Event()
+
+    def __getitem__(self, index):
+        self.read.set()
+        return super().__getitem__(index)
+
+
+def assert_waits_for_lock(lock_path, run, watched: Watched):
+    """While this process holds the lock on ``lock_path`` (as another process would),
+    ``run(watched)`` in a thread does not start reading ``watched``; once released, it
+    finishes. Returns what it returned."""
+    import xai_gan as xg
+
+    outcome = []
+    thread = threading.Thread(target=lambda: outcome.append(run(watched)))
+    with xg.io.exclusive(lock_path):
+        thread.start()
+        assert not watched.read.wait(1.0), "started while another process held the lock"
+    thread.join(120)
+    assert not thread.is_alive() and watched.read.is_set() and outcome, "never finished"
+    return outcome[0]
+
+
 def pytest_collection_modifyitems(config, items):
     """``gpu`` tests run only where CUDA is. nbval reads a finished cell's outputs with a 5 s
     wait between messages: on a busy 2-core machine a kernel still flushing progress-bar
@@ -68,6 +97,11 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def interrupting():
     return Interrupting
+
+
+@pytest.fixture
+def waits_for_lock():
+    return lambda lock_path, run, dataset: assert_waits_for_lock(lock_path, run, Watched(dataset))
 
 
 @pytest.fixture(scope="session")

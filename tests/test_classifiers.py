@@ -225,3 +225,15 @@ def test_a_zoo_cnn_learns_shapes():
     result = xg.classifiers.evaluate(model, test)
     assert result["n"] == 300
     assert result["accuracy"] > 0.6  # chance is 1/6
+
+
+def test_two_processes_on_one_checkpoint_take_turns(tiny_shapes, tmp_path, waits_for_lock):
+    train, _ = tiny_shapes
+    ckpt = tmp_path / "vgg.pt"
+    history = waits_for_lock(ckpt, lambda data: xg.classifiers.train(
+        xg.classifiers.build("vgg", 6), data, epochs=1, batch_size=32, checkpoint=ckpt,
+        progress=False), train)
+    # the second one in finds the first's finished run and trains no more
+    again = xg.classifiers.train(xg.classifiers.build("vgg", 6), train, epochs=1,
+                                 batch_size=32, checkpoint=ckpt, progress=False)
+    assert again == history

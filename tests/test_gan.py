@@ -338,3 +338,10 @@ def test_distributed_training_on_two_gloo_processes_keeps_replicas_identical(tmp
     assert [(row["epoch"], row["batches"]) for row in history] == [(1, 2), (2, 2)]
     untrained = build_generator("msft", 4, "tiny", 3, width=8, cond_width=8, cond_channels=4)
     assert not torch.equal(untrained.state_dict()["enc0.weight"], ranks[0][0]["enc0.weight"])
+
+
+def test_two_processes_on_one_gan_folder_take_turns(tmp_path, waits_for_lock):
+    config = small_config(tmp_path, epochs=1)
+    result = waits_for_lock(config.out_dir / "last.pt",
+                            lambda data: train(data, ToyStore(8, seed=1), config), ToyStore(16))
+    assert list(result.history.epoch) == [1]

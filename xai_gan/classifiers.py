@@ -10,6 +10,7 @@ model here.
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -19,7 +20,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from .checks import check_images
-from .io import load_torch, save_torch
+from .io import exclusive, load_torch, save_torch
 from .modules import (TORCHVISION_PREFIX, conv_layers, count_parameters, eval_mode,
                       bf16_autocast, example_size, follows_model, place, resolve_device, seeded,
                       set_input_transform)
@@ -203,7 +204,8 @@ def train(model: nn.Module, train_ds: Dataset, val_ds: Dataset | None = None, ep
     ``val_loss``, ``val_accuracy`` (when ``val_ds`` is given), ``seconds`` (cumulative).
     """
     device = resolve_device(device)
-    with seeded(seed, device):
+    lock = exclusive(checkpoint) if checkpoint is not None else nullcontext()
+    with lock, seeded(seed, device):
         return _train(model, train_ds, val_ds, epochs, device, checkpoint, resume, max_seconds,
                       num_workers, progress, batch_size=batch_size, lr=lr,
                       weight_decay=weight_decay, label_smoothing=label_smoothing,

@@ -6,6 +6,11 @@ import json
 import os
 import tempfile
 from contextlib import contextmanager
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; one process per run folder there
+    fcntl = None
 from pathlib import Path
 
 import torch
@@ -27,6 +32,24 @@ def atomic_path(path: str | Path):
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+@contextmanager
+def exclusive(path: str | Path):
+    """Hold an advisory lock on ``path`` (a hidden ``.<name>.lock`` beside it) while the
+    block runs, so two processes making the same checkpoint or store (two notebooks started
+    at once on one run folder) take turns: the second finds the first's work and reuses it
+    instead of overwriting it. Where the file system cannot lock (some network mounts), or
+    on Windows, the block runs unlocked."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / f".{path.name}.lock", "a") as handle:
+        try:
+            if fcntl is not None:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError:
+            pass
+        yield  # closing the file releases the lock
 
 
 def save_torch(obj, path: str | Path) -> None:

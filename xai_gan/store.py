@@ -26,7 +26,7 @@ from torch.utils.data import ConcatDataset, Dataset
 from tqdm.auto import tqdm
 
 from . import explainers
-from .io import differences, save_json
+from .io import differences, exclusive, save_json
 from .maps import resize
 from .modules import eval_mode, place, representation_layers
 from .representation import cumulative_maps, cumulative_positions, layer_gradcams
@@ -87,6 +87,15 @@ def build(model: nn.Module, dataset: Dataset, out_dir: str | Path, k: int = 8,
     index, count = shard
     if not 0 <= index < count:
         raise ValueError(f"shard must be (index, count) with 0 <= index < count, got {shard}")
+    # two processes on one share take turns (the second reuses the first's chunks)
+    with exclusive(out_dir / f"shard-{index}-of-{count}"):
+        return _build(model, dataset, out_dir, k, map_size, teacher, batch_size, chunk_size,
+                      device, progress, shard)
+
+
+def _build(model, dataset, out_dir, k, map_size, teacher, batch_size, chunk_size, device,
+           progress, shard):
+    index, count = shard
     explain = explainers.get(teacher)
     first = dataset[0]["image"]
     if first.ndim != 3 or first.shape[-1] != first.shape[-2]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
 
 from .. import classifiers
-from ..io import atomic_path, load_torch, save_torch
+from ..io import atomic_path, exclusive, load_torch, save_torch
 from ..maps import mae, pearson, ssim
 from ..modules import bf16_autocast, eval_mode, resolve_device, seeded
 from ..training import check_finite, check_same_run, run_epoch
@@ -202,7 +203,9 @@ def train(train_store: Dataset, val_store: Dataset, config: TrainConfig) -> Trai
     device = resolve_device(config.device)
     if world > 1 and device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-    with seeded(config.seed, device):
+    # one process at a time per folder; ranks of one distributed run share it by design
+    lock = exclusive(config.out_dir / "last.pt") if world == 1 else nullcontext()
+    with lock, seeded(config.seed, device):
         return _train(train_store, val_store, config, rank, world, device)
 
 

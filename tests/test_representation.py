@@ -302,12 +302,13 @@ def test_stores_combine_for_joint_training(store_setup, tmp_path):
 def test_two_processes_on_one_shard_take_turns(store_setup, tmp_path, waits_for_lock):
     model, dataset = store_setup
     out = tmp_path / "store"
-    built = waits_for_lock(out / "shard-0-of-1", lambda data: build(model, data, out), dataset)
+    built = waits_for_lock(tmp_path / "store.shard-0-of-1", lambda data: build(model, data, out),
+                           dataset)
     assert len(built) == len(dataset)
     # another shard of the same store is not held up by it
     shard = threading.Thread(target=build, args=(model, dataset, tmp_path / "split"),
                              kwargs={"shard": (1, 2)})
-    with xg.io.exclusive(tmp_path / "split" / "shard-0-of-2"):
+    with xg.io.exclusive(tmp_path / "split.shard-0-of-2"):
         shard.start()
         shard.join(60)
         assert not shard.is_alive()

@@ -87,8 +87,9 @@ def build(model: nn.Module, dataset: Dataset, out_dir: str | Path, k: int = 8,
     index, count = shard
     if not 0 <= index < count:
         raise ValueError(f"shard must be (index, count) with 0 <= index < count, got {shard}")
-    # two processes on one share take turns (the second reuses the first's chunks)
-    with exclusive(out_dir / f"shard-{index}-of-{count}"):
+    # two processes on one share take turns (the second reuses the first's chunks); the
+    # lock lies beside the store, which holds only chunks and metadata
+    with exclusive(out_dir.parent / f"{out_dir.name}.shard-{index}-of-{count}"):
         return _build(model, dataset, out_dir, k, map_size, teacher, batch_size, chunk_size,
                       device, progress, shard)
 

@@ -133,3 +133,27 @@ def test_a_reference_map_is_never_marked_best():
     assert "**0.8**" in text and "**0.3**" in text and "**0.9**" not in text
     html = "".join(xg.report.category_tables(table))
     assert html.count('class="reference"') == 4 and "<b>0.9</b>" not in html
+
+
+def test_quality_cost_names_crowded_points_without_overlap():
+    import matplotlib.pyplot as plt
+    from matplotlib.text import Text
+
+    from xai_gan.plotting import quality_cost
+
+    names = ["gradcam", "gradcam++", "layercam", "xgradcam", "copy", "gan", "gan:linear", "lrp"]
+    means = pd.DataFrame({"ms_per_image": [2.0, 2.1, 2.05, 2.2, 2.0, 3.0, 2.1, 60.0],
+                          "road_combined": [0.316, 0.317, 0.316, 0.315, 0.316, 0.32, 0.318, 0.2]},
+                         index=names)
+    fig = quality_cost(means, "road_combined", highlight=["gan"])
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    # the name's own box (an annotation's extent also spans its leader line)
+    boxes = {t.get_text(): Text.get_window_extent(t) for t in ax.texts}
+    assert sorted(boxes) == sorted(names)
+    overlapping = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]
+                   if boxes[a].overlaps(boxes[b])]
+    assert not overlapping
+    labels = [t.get_text() for t in ax.get_xticklabels(minor=True) if t.get_text()]
+    assert labels and all(label[0] in "25" for label in labels), labels
+    plt.close(fig)

@@ -185,6 +185,30 @@ def transfer_heatmap(table, metric: str = "pearson", size: float = 0.9):
     return fig
 
 
+def _label_points(ax, xs, ys, highlight, fontsize: float = 8):
+    """Name each point beside it; a name that would overlap one already placed moves up or
+    down a line at a time (highest points first), joined to its point by a thin line."""
+    ax.autoscale_view()
+    scale = ax.figure.dpi / 72  # points to pixels
+    height = 1.25 * fontsize * scale
+    placed = []
+    for method in ys.sort_values(ascending=False).index:
+        px, py = ax.transData.transform((xs[method], ys[method]))
+        width = 0.6 * fontsize * scale * len(str(method))
+        for step in (0, -1, 1, -2, 2, -3, 3, -4, 4, -5, 5):
+            x0, y0 = px + 4 * scale, py + 3 * scale + step * height
+            box = (x0, y0, x0 + width, y0 + height)
+            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3]
+                       for b in placed):
+                break
+        placed.append(box)
+        hot = method in highlight
+        ax.annotate(method, (xs[method], ys[method]), textcoords="offset points",
+                    xytext=(4, 3 + step * height / scale), fontsize=fontsize,
+                    color="tab:red" if hot else "0.2",
+                    arrowprops={"arrowstyle": "-", "color": "0.7", "lw": 0.5} if step else None)
+
+
 def quality_cost(means, quality: str, highlight=(), size: float = 5.0):
     """Each method's quality against its cost (ms per image, log scale), the Pareto frontier
     (no other method is both cheaper and better) drawn as a step line.
@@ -206,11 +230,13 @@ def quality_cost(means, quality: str, highlight=(), size: float = 5.0):
         hot = method in highlight
         ax.scatter(row.ms_per_image, row[quality], s=70 if hot else 30, zorder=2,
                    color="tab:red" if hot else ("tab:blue" if method in frontier else "0.5"))
-        ax.annotate(method, (row.ms_per_image, row[quality]), textcoords="offset points",
-                    xytext=(4, 3), fontsize=8, color="tab:red" if hot else "0.2")
     ax.set_xscale("log")
+    fig.tight_layout()  # the labels are placed in the final layout's pixels
+    _label_points(ax, means.ms_per_image, means[quality], highlight)
+    # 1-2-5 labels: every minor tick labelled crowds the axis
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.xaxis.set_minor_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(plt.FuncFormatter(
+        lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "25" else ""))
     ax.tick_params(axis="x", which="minor", labelsize=7)
     ax.set_xlabel("ms per image (log scale; lower is cheaper)")
     ax.set_ylabel(f"{quality} (higher is better)")

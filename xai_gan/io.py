@@ -1,19 +1,20 @@
-"""Atomic writes (a crash mid-write never leaves a truncated checkpoint, store or report), and
-the comparison of recorded settings that decides whether saved work belongs to this run."""
+"""Atomic writes (a crash mid-write never leaves a truncated checkpoint, store or report),
+locks that make two processes on one run folder take turns, and the comparison of recorded
+settings that decides whether saved work belongs to this run."""
 from __future__ import annotations
 
 import json
 import os
 import tempfile
 from contextlib import contextmanager
+from pathlib import Path
+
+import torch
 
 try:
     import fcntl
 except ImportError:  # Windows: no advisory locks; one process per run folder there
     fcntl = None
-from pathlib import Path
-
-import torch
 
 
 @contextmanager

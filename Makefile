@@ -12,10 +12,11 @@ run: $(STAMP)
 	$(VENV)/bin/xai-gan run
 
 # Two workers, one file each at a time (a notebook's cells stay in order), one thread each:
-# on two cores that is faster than one process whose two threads wait on each other.
+# on two cores that is faster than one process whose two threads wait on each other. Files
+# are handed out in the order tests/conftest.py gives them (FIRST), not by their size.
 test: $(STAMP)
 	XAI_GAN_PROFILE=ci OMP_NUM_THREADS=1 $(VENV)/bin/python -m pytest -n 2 --dist loadfile \
-		tests notebooks --nbval-lax --nbval-current-env $(PYTEST_ARGS)
+		--no-loadscope-reorder tests notebooks --nbval-lax --nbval-current-env $(PYTEST_ARGS)
 
 install: $(STAMP)
 

@@ -78,11 +78,31 @@ def assert_waits_for_lock(lock_path, run, watched: Watched):
     return outcome[0]
 
 
+# The files that `make test`'s two workers (one file at a time, in this order) take first.
+# Notebook 01 trains the notebooks' CNN and 02 builds their stores and GAN, so they come first,
+# one after the other, while the other worker runs what needs none of it (test_explainers
+# trains the tests' CNN); then the longest notebooks, so that no worker is left with a long
+# file at the end. Out of order, the run is still right (the notebooks take turns through
+# file locks), only slower: a notebook that needs the GAN would wait for it.
+FIRST = ["notebooks/01_representations.ipynb", "tests/test_explainers.py",
+         "notebooks/02_train_gan.ipynb", "notebooks/00_quickstart.ipynb",
+         "notebooks/02b_distillation.ipynb", "notebooks/08_your_own_model.ipynb",
+         "notebooks/04_quantitative.ipynb", "notebooks/06_generalisation.ipynb",
+         "notebooks/05_interpret_the_gan.ipynb", "notebooks/03_qualitative.ipynb",
+         "notebooks/07_explorer.ipynb"]
+
+
 def pytest_collection_modifyitems(config, items):
-    """``gpu`` tests run only where CUDA is. nbval reads a finished cell's outputs with a 5 s
-    wait between messages: on a busy 2-core machine a kernel still flushing progress-bar
-    updates can take longer, and the cell then fails without having failed, so the notebooks'
-    cells (this hook sees them too) wait up to 60 s."""
+    """Files in the order :data:`FIRST` gives (a stable sort: cells stay in order), the rest
+    after them as collected. ``gpu`` tests run only where CUDA is. nbval reads a finished
+    cell's outputs with a 5 s wait between messages: on a busy 2-core machine a kernel still
+    flushing progress-bar updates can take longer, and the cell then fails without having
+    failed, so the notebooks' cells (this hook sees them too) wait up to 60 s."""
+    def rank(item):
+        path = item.nodeid.split("::")[0]
+        return FIRST.index(path) if path in FIRST else len(FIRST)
+
+    items.sort(key=rank)
     for item in items:
         if hasattr(item, "output_timeout"):
             item.output_timeout = 60
@@ -105,14 +125,16 @@ def waits_for_lock():
 
 
 @pytest.fixture(scope="session")
-def shapes_cnn():
-    """A zoo VGG trained on shapes at 64 px in the test session (about a minute on 2 cores;
-    about 98 % test accuracy), with 48 test items."""
+def shapes_cnn(tmp_path_factory):
+    """A zoo VGG trained on shapes at 64 px (about 98 % test accuracy), with 48 test items.
+    Trained once per test run (about a minute): its checkpoint lies in the folder every
+    xdist worker's temporary folder is in, and the second worker waits for it and loads it."""
     import xai_gan as xg
 
     train = xg.data.load("shapes", "train", 64, n=3000, seed=0)
     model = xg.classifiers.build("vgg", 6, seed=0)
-    xg.classifiers.train(model, train, epochs=8, batch_size=32, progress=False)
+    xg.classifiers.train(model, train, epochs=8, batch_size=32, progress=False,
+                         checkpoint=tmp_path_factory.getbasetemp().parent / "shapes_cnn.pt")
     test = xg.data.load("shapes", "test", 64, n=48, seed=0)
     return model.eval(), [test[i] for i in range(48)]
 

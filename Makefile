@@ -30,9 +30,11 @@ notebooks: $(STAMP)
 colab-links:
 	python3 tools/colab_links.py $(if $(REPO),--repo $(REPO)) $(if $(BRANCH),--branch $(BRANCH))
 
+# --compile-bytecode: where PYTHONDONTWRITEBYTECODE is set (it is on these machines) every
+# Python process would otherwise compile torch's sources again, about 6 s per notebook kernel
 $(STAMP): pyproject.toml uv.lock
 	python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	python3 -m uv sync --frozen --extra dev
+	python3 -m uv sync --frozen --extra dev --compile-bytecode
 	@missing=""; [ -e $(FASHION_MNIST) ] || missing="dataset-fashion-mnist"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \

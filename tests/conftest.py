@@ -29,19 +29,16 @@ def write_fake_fashion(root: Path, n_train: int, n_test: int) -> dict:
     return arrays
 
 
-class Interrupting(torch.utils.data.Dataset):
-    """Wraps a dataset and raises KeyboardInterrupt once ``after`` items were read: a kill."""
+class Wrapping(torch.utils.data.Dataset):
+    """A dataset that reads through to ``dataset``: subclasses watch or break the reads."""
 
-    def __init__(self, dataset, after: int):
-        self.dataset, self.after, self.reads = dataset, after, 0
+    def __init__(self, dataset):
+        self.dataset = dataset
 
     def __len__(self):
         return len(self.dataset)
 
     def __getitem__(self, index):
-        self.reads += 1
-        if self.reads > self.after:
-            raise KeyboardInterrupt
         return self.dataset[index]
 
     def __getattr__(self, name):  # name, split, classes... of the wrapped dataset
@@ -50,11 +47,25 @@ class Interrupting(torch.utils.data.Dataset):
         return getattr(self.dataset, name)
 
 
-class Watched(Interrupting):
-    """Wraps a dataset and sets ``read`` when its first item is read."""
+class Interrupting(Wrapping):
+    """Raises KeyboardInterrupt once ``after`` items were read: a kill."""
+
+    def __init__(self, dataset, after: int):
+        super().__init__(dataset)
+        self.after, self.reads = after, 0
+
+    def __getitem__(self, index):
+        self.reads += 1
+        if self.reads > self.after:
+            raise KeyboardInterrupt
+        return super().__getitem__(index)
+
+
+class Watched(Wrapping):
+    """Sets ``read`` when its first item is read."""
 
     def __init__(self, dataset):
-        super().__init__(dataset, after=len(dataset) * 1000)
+        super().__init__(dataset)
         self.read = threading.Event()
 
     def __getitem__(self, index):

@@ -87,17 +87,17 @@ def build(model: nn.Module, dataset: Dataset, out_dir: str | Path, k: int = 8,
     index, count = shard
     if not 0 <= index < count:
         raise ValueError(f"shard must be (index, count) with 0 <= index < count, got {shard}")
+    explain = explainers.get(teacher)
     # two processes on one share take turns (the second reuses the first's chunks); the
     # lock lies beside the store, which holds only chunks and metadata
     with exclusive(out_dir.parent / f"{out_dir.name}.shard-{index}-of-{count}"):
-        return _build(model, dataset, out_dir, k, map_size, teacher, batch_size, chunk_size,
-                      device, progress, shard)
+        metadata = _settle_metadata(model, dataset, out_dir, k, map_size, teacher, chunk_size)
+        return _write_chunks(model, dataset, out_dir, metadata, explain, shard, batch_size,
+                             device, progress)
 
 
-def _build(model, dataset, out_dir, k, map_size, teacher, batch_size, chunk_size, device,
-           progress, shard):
-    index, count = shard
-    explain = explainers.get(teacher)
+def _settle_metadata(model, dataset, out_dir, k, map_size, teacher, chunk_size) -> dict:
+    """The store's settings, checked against what ``out_dir`` already holds, else written."""
     first = dataset[0]["image"]
     if first.ndim != 3 or first.shape[-1] != first.shape[-2]:
         raise ValueError(f"dataset images must be square (C, H, W), got {tuple(first.shape)}")
@@ -131,6 +131,13 @@ def _build(model, dataset, out_dir, k, map_size, teacher, batch_size, chunk_size
                              f"({different}). Use another folder or delete this one.")
     else:
         save_json(metadata, meta_path)
+    return metadata
+
+
+def _write_chunks(model, dataset, out_dir, metadata, explain, shard, batch_size, device,
+                  progress) -> "RepresentationStore | None":
+    index, count = shard
+    k, map_size, chunk_size = metadata["k"], metadata["map_size"], metadata["chunk_size"]
     device = place(model, device)
     n_chunks = -(-len(dataset) // chunk_size)
     mine = range(index, n_chunks, count)

@@ -77,6 +77,7 @@ def evaluate(model, dataset, explainers, metrics="all", n: int | None = None,
     names = _metric_names(metrics, "mask" in dataset[0], teacher is not None)
     device = place(model, device)
     rows, warmed = [], set()
+    timed = any(METRICS[name].category == "cost" for name in names)
     starts = range(0, n, batch_size)
     bar = tqdm(total=len(starts) * len(explainers), desc="evaluate", disable=not progress)
     with eval_mode(model):
@@ -90,8 +91,8 @@ def evaluate(model, dataset, explainers, metrics="all", n: int | None = None,
             masks = batch["mask"].to(device) if "mask" in batch else None
             for method, explain in explainers.items():
                 bar.set_postfix(method=method)
-                if (method, len(images)) not in warmed:  # untimed: one-off set-up (hooks,
-                    # lazy init, and CPU kernels, which are prepared per input shape) is no cost
+                if timed and (method, len(images)) not in warmed:  # untimed: one-off set-up
+                    # (hooks, lazy init, CPU kernels prepared per input shape) is no cost
                     explain(model, images, explained)
                     warmed.add((method, len(images)))
                 tic = time.perf_counter()

@@ -1,4 +1,5 @@
 import gzip
+import os
 import threading
 from pathlib import Path
 
@@ -138,14 +139,18 @@ def waits_for_lock():
 @pytest.fixture(scope="session")
 def shapes_cnn(tmp_path_factory):
     """A zoo VGG trained on shapes at 64 px (about 98 % test accuracy), with 48 test items.
-    Trained once per test run (about a minute): its checkpoint lies in the folder every
-    xdist worker's temporary folder is in, and the second worker waits for it and loads it."""
+    Trained once per test run (about a minute): under xdist its checkpoint lies in the run's
+    folder that holds every worker's temporary folder, and the second worker waits for it
+    and loads it."""
     import xai_gan as xg
 
+    run_root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        run_root = run_root.parent
     train = xg.data.load("shapes", "train", 64, n=3000, seed=0)
     model = xg.classifiers.build("vgg", 6, seed=0)
     xg.classifiers.train(model, train, epochs=8, batch_size=32, progress=False,
-                         checkpoint=tmp_path_factory.getbasetemp().parent / "shapes_cnn.pt")
+                         checkpoint=run_root / "shapes_cnn.pt")
     test = xg.data.load("shapes", "test", 64, n=48, seed=0)
     return model.eval(), [test[i] for i in range(48)]
 

@@ -142,6 +142,10 @@ def test_training_leaves_the_global_rng_alone_and_a_spent_budget_finishes_the_ru
                                  batch_size=32, seed=1, max_seconds=0,
                                  checkpoint=tmp_path / "c.pt", progress=False)
     assert again == history  # a resumed run whose budget was spent trains no more
+    longer = xg.classifiers.train(xg.classifiers.build("vgg", 6, seed=4), train, val, epochs=3,
+                                  batch_size=32, seed=1, max_seconds=None,
+                                  checkpoint=tmp_path / "c.pt", progress=False)
+    assert [row["epoch"] for row in longer] == [1, 2, 3]  # unless its budget grows
 
 
 def test_resume_after_interruption_continues_the_same_run(tiny_shapes, tmp_path, interrupting):

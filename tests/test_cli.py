@@ -236,19 +236,21 @@ def test_train_gan_then_evaluate_it_with_the_baselines(tmp_path, capsys):
     assert "vgg train: shard 1/2 done, others still to finish" in capsys.readouterr().out
     assert cli.main(["build-representations", *common, "--shard", "0/2"]) == 0
     assert len(xg.store.RepresentationStore(tmp_path / "representations/gradcam/vgg/train")) == 64
-    assert cli.main(["train-gan", *common, "--gan-epochs", "1", "--adversarial-weight", "0"]) == 0
-    gan_dir = tmp_path / "gan" / "msft-tiny-gradcam-vgg-l1only"
+    l1_flipped = ["--adversarial-weight", "0", "--augment", "flip"]
+    assert cli.main(["train-gan", *common, "--gan-epochs", "1", *l1_flipped]) == 0
+    gan_dir = tmp_path / "gan" / "msft-tiny-gradcam-vgg-l1only-flip"
     assert (gan_dir / "best.pt").exists() and (gan_dir / "history.csv").exists()
-    assert cli.main(["evaluate", *common, "--adversarial-weight", "0", "--n", "2",
+    assert xg.io.load_torch(gan_dir / "last.pt")["config"]["augment"] == "flip"
+    assert cli.main(["evaluate", *common, *l1_flipped, "--n", "2",
                      "--metrics", "iou", "ms_per_image"]) == 0
     summary = pd.read_csv(tmp_path / "evaluation" / "vgg" / "summary.csv")
     assert {"gan", "gradcam", "sise"} <= set(summary.method)
     # a GAN by its folder's tag, beside the baselines; a missing one is named
     tagged = ["evaluate", *common, "--n", "2", "--metrics", "iou", "--methods", "gradcam",
-              "gan:msft-tiny-gradcam-vgg-l1only"]
+              "gan:msft-tiny-gradcam-vgg-l1only-flip"]
     assert cli.main(tagged) == 0
     summary_path = tmp_path / "evaluation" / "vgg" / "summary.csv"
-    assert set(pd.read_csv(summary_path).method) == {"gradcam", "gan:msft-tiny-gradcam-vgg-l1only"}
+    assert set(pd.read_csv(summary_path).method) == {"gradcam", tagged[-1]}
     stamp = summary_path.stat().st_mtime_ns
     assert cli.main(tagged) == 0 and summary_path.stat().st_mtime_ns == stamp  # skipped
     later = (gan_dir / "best.pt").stat().st_mtime_ns + 10**9

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 import xai_gan as xg
-from xai_gan.gan import (SFT, GANLoss, PatchDiscriminator, TrainConfig, build_generator,
-                         faithfulness_loss, train)
+from xai_gan.gan import (SFT, GANLoss, PatchDiscriminator, TrainConfig, augment,
+                         build_generator, correlation_loss, faithfulness_loss, train)
 
 
 class ToyStore(torch.utils.data.Dataset):
@@ -95,6 +95,21 @@ def test_gan_losses():
     assert hinge(logits, True, for_discriminator=False).item() == pytest.approx(-0.5)
     with pytest.raises(ValueError, match="unknown GAN loss"):
         GANLoss("wgan")
+
+
+def test_correlation_loss_is_one_minus_pearson_and_blind_to_scale():
+    torch.manual_seed(0)
+    target = torch.rand(4, 1, 8, 8)
+    fake = (0.3 * target + 0.2).requires_grad_()  # the same order, other scale and offset
+    assert correlation_loss(fake, target).item() == pytest.approx(0, abs=1e-5)
+    assert correlation_loss(1 - target, target).item() == pytest.approx(2, abs=1e-5)
+    other = torch.rand(4, 1, 8, 8)
+    expected = 1 - xg.maps.pearson(other[:, 0], target[:, 0]).mean()
+    assert correlation_loss(other, target).item() == pytest.approx(expected.item(), abs=1e-5)
+    flat = torch.rand(1, 1, 8, 8, requires_grad=True)  # a constant teacher: no gradient, no NaN
+    loss = correlation_loss(flat, torch.full((1, 1, 8, 8), 0.5))
+    loss.backward()
+    assert loss.item() == pytest.approx(1) and torch.equal(flat.grad, torch.zeros_like(flat))
 
 
 def test_faithfulness_loss_rewards_a_map_on_what_the_classifier_uses():
@@ -183,6 +198,12 @@ def test_l1_only_training_has_no_discriminator(tmp_path):
                                                                      adversarial_weight=0))
     assert "train_d" not in result.history.columns
     assert "discriminator" not in xg.io.load_torch(result.last_path)
+    with pytest.raises(ValueError, match="another run.*correlation_weight"):
+        train(ToyStore(16), ToyStore(8, seed=1), small_config(
+            tmp_path, epochs=2, adversarial_weight=0, correlation_weight=5))
+    result = train(ToyStore(16), ToyStore(8, seed=1), small_config(
+        tmp_path / "corr", epochs=1, adversarial_weight=0, correlation_weight=5))
+    assert 0 < result.history.train_corr.iloc[0] < 2
 
 
 def test_an_interrupted_run_resumes_to_the_same_result(tmp_path, interrupting):
@@ -211,6 +232,50 @@ def test_an_interrupted_run_resumes_to_the_same_result(tmp_path, interrupting):
     xg.io.save_torch(state, resumed_config.out_dir / "last.pt")
     with pytest.raises(ValueError, match="another run.*replaced keep/remove term"):
         train(ToyStore(32), ToyStore(8, seed=1), resumed_config)
+
+
+def test_a_spent_budget_finishes_a_run_and_a_larger_one_trains_on(tmp_path):
+    stores = ToyStore(32), ToyStore(8, seed=1)
+    first = train(*stores, small_config(tmp_path, epochs=3, max_seconds=0))
+    assert list(first.history.epoch) == [1] and first.history.batches.iloc[0] == 1
+    assert len(train(*stores, small_config(tmp_path, epochs=3, max_seconds=0)).history) == 1
+    longer = train(*stores, small_config(tmp_path, epochs=3, max_seconds=1e6))
+    assert list(longer.history.epoch) == [1, 2, 3]
+
+
+def test_paired_augmentation_turns_image_conditions_and_teacher_alike():
+    torch.manual_seed(0)
+    x = torch.rand(64, 3, 5, 5)
+    image, conditions, teacher = augment([x, x[:, :2].clone(), x[:, :1].clone()], "dihedral")
+    assert torch.equal(image[:, :2], conditions) and torch.equal(image[:, :1], teacher)
+    seen = set()  # each item is one of the eight symmetries of its square, and all occur
+    for before, after in zip(x, image):
+        turns = [before.rot90(r, (-2, -1)) for r in range(4)]
+        matches = [i for i, c in enumerate(turns + [t.flip(-1) for t in turns])
+                   if torch.equal(c, after)]
+        assert len(matches) == 1
+        seen.add(matches[0])
+    assert seen == set(range(8))
+    flipped, = augment([x], "flip")
+    mirrored = [torch.equal(a, b.flip(-1)) for a, b in zip(flipped, x)]
+    assert 0 < sum(mirrored) < len(x)
+    assert all(m or torch.equal(a, b) for m, a, b in zip(mirrored, flipped, x))
+    assert torch.equal(augment([x], "none")[0], x)
+    with pytest.raises(ValueError, match="unknown augmentation 'rotate'"):
+        augment([x], "rotate")
+
+
+def test_augmented_training_is_seeded_and_part_of_the_run(tmp_path):
+    stores = ToyStore(32), ToyStore(8, seed=1)
+    states = [xg.io.load_torch(train(*stores, small_config(
+        tmp_path / name, epochs=1, augment=kind)).last_path)["state"]
+        for name, kind in (("a", "dihedral"), ("b", "dihedral"), ("c", "none"))]
+    assert all(torch.equal(states[0][key], states[1][key]) for key in states[0])
+    assert not all(torch.equal(states[0][key], states[2][key]) for key in states[0])
+    with pytest.raises(ValueError, match="another run.*augment"):
+        train(*stores, small_config(tmp_path / "c", epochs=2, augment="flip"))
+    with pytest.raises(ValueError, match="unknown augmentation 'rotate'"):
+        small_config(tmp_path, augment="rotate")
 
 
 def test_objectives_are_chosen_by_name_and_need_what_they_train_through(tmp_path):

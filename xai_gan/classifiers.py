@@ -24,7 +24,7 @@ from .io import exclusive, load_torch, save_torch
 from .modules import (TORCHVISION_PREFIX, conv_layers, count_parameters, eval_mode,
                       bf16_autocast, example_size, follows_model, place, resolve_device, seeded,
                       set_input_transform)
-from .training import check_finite, check_same_run, run_epoch
+from .training import budget_spent, check_finite, check_same_run, run_epoch
 from .zoo import ZOO
 
 CHECKPOINT_FORMAT = "xai-gan-classifier/1"
@@ -193,7 +193,7 @@ def train(model: nn.Module, train_ds: Dataset, val_ds: Dataset | None = None, ep
     checkpoint : path, optional
         Written atomically after every epoch. If it exists and ``resume`` is true, training
         continues from it (it must come from the same architecture and settings); a run
-        that its budget stopped is finished.
+        that its budget stopped is finished, unless ``max_seconds`` is now larger.
     max_seconds : float, optional
         Stop after the first batch that passes this much training time (over the whole
         run, resumes included).
@@ -233,10 +233,10 @@ def _train(model, train_ds, val_ds, epochs, device, checkpoint, resume, max_seco
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         history, start = state["history"], state["epoch"]
-        if state.get("stopped_by_budget"):
-            start = epochs
-    autocast = bf16_autocast(device)
     elapsed = history[-1]["seconds"] if history else 0.0
+    if history and budget_spent(state, elapsed, max_seconds):
+        start = epochs
+    autocast = bf16_autocast(device)
     for epoch in range(start, epochs):
         model.train()
         aug = torch.Generator().manual_seed(seed * 1000 + epoch)

@@ -81,6 +81,10 @@ class RunConfig:
     inputs: str = setting("both", "what the generator reads: both, or only the image or only "
                           "the conditions (the other zeroed: the ablation that measures what "
                           "each contributes)", choices=list(gan.INPUTS), group="gan")
+    augment: str = setting(_GAN.augment, "a random symmetry per training item, applied alike "
+                           "to its image, conditions and teacher map: flip (left-right) or "
+                           "dihedral (flips and quarter turns: only for classes that survive "
+                           "them)", choices=list(gan.AUGMENTATIONS), group="gan")
     gan_epochs: int | None = setting(None, "GAN epochs (default: the profile's)", group="gan")
     distributed: bool = setting(False, "train the GAN with DistributedDataParallel over "
                                 "torchrun's processes (torchrun --nproc_per_node N -m xai_gan "
@@ -202,6 +206,8 @@ class RunConfig:
         tag = f"{self.generator}{reads}-{self.preset}-{self.teacher}-{models}"
         if self.adversarial_weight == 0 and self.objective != "faithful":
             tag += "-l1only"
+        if self.augment != "none":
+            tag += f"-{self.augment}"
         if self.objective != "distil":
             tag += f"-{self.objective}"
             if self.faithfulness_weight != _GAN.faithfulness_weight:

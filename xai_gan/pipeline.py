@@ -136,8 +136,9 @@ def train_generator(config: RunConfig, out_dir: Path | None = None) -> pd.DataFr
     result = gan.train(train_store, val_store, gan.TrainConfig(
         out_dir=out_dir or config.gan_dir, generator=config.generator, preset=config.preset,
         generator_options={} if config.inputs == "both" else {"inputs": config.inputs},
-        epochs=config.gan_epochs, max_seconds=config.gan_seconds, l1_weight=config.l1_weight,
-        adversarial_weight=config.adversarial_weight, gan_loss=config.gan_loss,
+        epochs=config.gan_epochs, max_seconds=config.gan_seconds, augment=config.augment,
+        l1_weight=config.l1_weight, adversarial_weight=config.adversarial_weight,
+        gan_loss=config.gan_loss,
         objective=config.objective, faithfulness_weight=config.faithfulness_weight,
         classifier=classifier,
         seed=config.seed, device=config.device, distributed=config.distributed))

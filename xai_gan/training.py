@@ -23,6 +23,14 @@ class Epoch:
     out_of_time: bool
 
 
+def budget_spent(state: dict, seconds: float, max_seconds: float | None) -> bool:
+    """Whether a checkpoint ``state`` that has trained ``seconds`` is finished: its budget
+    stopped it and the resumed run's ``max_seconds`` is no larger (a larger budget, or none,
+    trains on)."""
+    return bool(state.get("stopped_by_budget")) and max_seconds is not None \
+        and seconds >= max_seconds
+
+
 def check_finite(loss: torch.Tensor, what: str, epoch: int, hint: str = "") -> None:
     """Raise ``FloatingPointError`` before a NaN or infinite loss reaches the weights."""
     if not torch.isfinite(loss):

@@ -2,21 +2,23 @@
 
 ``build_generator("gsft" | "lsft" | "msft" | "linear", k, preset="tiny" | "paper")`` makes a
 generator (``linear``: the baseline that mixes the condition maps);
-``train(train_store, val_store, TrainConfig(...))`` trains one on representation stores;
+``train(train_store, val_store, TrainConfig(...))`` trains one on representation stores
+(``augment``: the paired symmetries it may train on);
 ``load_generator(path)`` rebuilds it, and ``GANExplainer`` (registered as the explainer
 ``gan``) explains with it.
 """
+from .augment import AUGMENTATIONS, augment
 from .checkpoint import GENERATOR_FORMAT, generator_state, load_generator
 from .discriminator import PatchDiscriminator
 from .explainer import GANExplainer
 from .faithfulness import faithfulness_loss
 from .generators import GENERATORS, INPUTS, PRESETS, available, build_generator
-from .losses import LOSSES, GANLoss, set_requires_grad
+from .losses import LOSSES, GANLoss, correlation_loss, set_requires_grad
 from .sft import SFT, ConditionNet, ResBlock, SFTResBlock
 from .train import OBJECTIVES, TrainConfig, TrainResult, train, validate
 
-__all__ = ["ConditionNet", "GANExplainer", "GANLoss", "GENERATORS", "GENERATOR_FORMAT", "INPUTS",
-           "LOSSES", "OBJECTIVES", "PRESETS", "PatchDiscriminator", "ResBlock", "SFT",
-           "SFTResBlock", "TrainConfig", "TrainResult", "available", "build_generator",
-           "faithfulness_loss", "generator_state", "load_generator", "set_requires_grad",
-           "train", "validate"]
+__all__ = ["AUGMENTATIONS", "ConditionNet", "GANExplainer", "GANLoss", "GENERATORS",
+           "GENERATOR_FORMAT", "INPUTS", "LOSSES", "OBJECTIVES", "PRESETS", "PatchDiscriminator",
+           "ResBlock", "SFT", "SFTResBlock", "TrainConfig", "TrainResult", "augment", "available",
+           "build_generator", "correlation_loss", "faithfulness_loss", "generator_state",
+           "load_generator", "set_requires_grad", "train", "validate"]

@@ -1,4 +1,4 @@
-"""Adversarial losses by name, on discriminator logits."""
+"""Adversarial losses by name, on discriminator logits; the correlation loss to a teacher."""
 from __future__ import annotations
 
 import torch
@@ -27,6 +27,18 @@ class GANLoss:
         if not for_discriminator:  # hinge, generator step
             return -logits.mean()
         return F.relu(1 - logits).mean() if real else F.relu(1 + logits).mean()
+
+
+def correlation_loss(fake: torch.Tensor, target: torch.Tensor, eps: float = 1e-6
+                     ) -> torch.Tensor:
+    """Mean of ``1 - Pearson`` between each generated map and its target, the score the
+    distillation benchmark reports (L1 alone does not order the pixels); a constant target
+    counts as uncorrelated and passes no gradient."""
+    fake, target = fake.flatten(1).float(), target.flatten(1).float()
+    fake = fake - fake.mean(1, keepdim=True)
+    target = target - target.mean(1, keepdim=True)
+    corr = (fake * target).sum(1) / (fake.norm(dim=1) * target.norm(dim=1) + eps)
+    return (1 - corr).mean()
 
 
 def set_requires_grad(module: torch.nn.Module, flag: bool) -> None:

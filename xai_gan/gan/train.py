@@ -21,16 +21,17 @@ from .. import classifiers
 from ..io import atomic_path, exclusive, load_torch, save_torch
 from ..maps import mae, pearson, ssim
 from ..modules import bf16_autocast, eval_mode, resolve_device, seeded
-from ..training import check_finite, check_same_run, run_epoch
+from ..training import budget_spent, check_finite, check_same_run, run_epoch
+from .augment import AUGMENTATIONS, augment
 from .checkpoint import generator_state
 from .discriminator import PatchDiscriminator
 from .faithfulness import faithfulness_loss, saturation_barrier
 from .generators import build_generator
-from .losses import GANLoss, set_requires_grad
+from .losses import GANLoss, correlation_loss, set_requires_grad
 # changing these mid-run would make a different run: a checkpoint with others is refused
 RUN_FIELDS = ("generator", "preset", "generator_options", "batch_size", "lr", "beta1",
-              "objective", "l1_weight", "adversarial_weight", "gan_loss", "disc_width",
-              "faithfulness_weight", "classifier", "seed")
+              "augment", "objective", "l1_weight", "correlation_weight", "adversarial_weight",
+              "gan_loss", "disc_width", "faithfulness_weight", "classifier", "seed")
 # distil: draw the teacher's map (L1, and the adversarial term unless its weight is 0);
 # faithful: no teacher, the faithfulness objective through the frozen CNN; both: all terms
 OBJECTIVES = ("distil", "faithful", "both")
@@ -49,8 +50,12 @@ class TrainConfig:
     batch_size: int = 32
     lr: float = 2e-4
     beta1: float = 0.5
+    # a random symmetry per item (:data:`~xai_gan.gan.augment.AUGMENTATIONS`), applied alike
+    # to its image, conditions and teacher map
+    augment: str = "none"
     objective: str = "distil"
     l1_weight: float = 100.0
+    correlation_weight: float = 0.0  # 1 - Pearson to the teacher map, beside L1
     adversarial_weight: float = 1.0
     gan_loss: str = "bce"
     disc_width: int = 32
@@ -72,6 +77,9 @@ class TrainConfig:
         self.out_dir = Path(self.out_dir)
         if self.objective not in OBJECTIVES:
             raise ValueError(f"unknown objective {self.objective!r}; choose from {OBJECTIVES}")
+        if self.augment not in AUGMENTATIONS:
+            raise ValueError(f"unknown augmentation {self.augment!r}; choose from "
+                             f"{AUGMENTATIONS}")
         if self.objective != "distil" and not self.classifier:
             raise ValueError(f"the {self.objective} objective trains through the classifier: "
                              "set classifier= to its checkpoint")
@@ -196,7 +204,8 @@ def train(train_store: Dataset, val_store: Dataset, config: TrainConfig) -> Trai
     Writes into ``config.out_dir``: ``last.pt`` (everything needed to resume, every epoch),
     ``best.pt`` (the generator of the epoch with the best validation Pearson) and
     ``history.csv``; all atomically. If ``last.pt`` exists the run resumes after its last
-    epoch; a checkpoint of a different run (generator, losses, seed...) is refused. Seeded by
+    epoch (one that its budget stopped trains on only when ``max_seconds`` is now larger); a
+    checkpoint of a different run (generator, losses, seed...) is refused. Seeded by
     ``config.seed``; the caller's global RNG is left as it was.
     """
     rank, world = _distributed(config.distributed)
@@ -259,8 +268,8 @@ def _resume(parts: _Parts, config: TrainConfig, shape: dict, path: Path, device)
                    path, "use another out_dir or delete it")
     parts.generator.load_state_dict(state["state"])
     history, epoch = state["history"], state["epoch"]
-    if state.get("stopped_by_budget"):
-        epoch = config.epochs  # the budget was spent: the run is finished
+    if budget_spent(state, history[-1]["seconds"] if history else 0.0, config.max_seconds):
+        epoch = config.epochs
     if epoch < config.epochs:  # a finished run needs neither optimiser nor critic
         parts.opt_g.load_state_dict(state["opt_g"])
         if parts.discriminator is not None:
@@ -345,9 +354,10 @@ def _train(train_store, val_store, config: TrainConfig, rank: int, world: int,
         generator.train()
 
         def step(batch):
-            images = batch["image"].to(device, memory_format=memory)
-            conditions = batch["conditions"].to(device, memory_format=memory)
-            teacher_map = batch["teacher_map"].to(device)[:, None]
+            images, conditions, teacher_map = augment(
+                [batch["image"].to(device, memory_format=memory),
+                 batch["conditions"].to(device, memory_format=memory),
+                 batch["teacher_map"].to(device)[:, None]], config.augment)
             with autocast:
                 fake = g_step(images, conditions)
             losses = {}
@@ -367,6 +377,10 @@ def _train(train_store, val_store, config: TrainConfig, rank: int, world: int,
                     l1 = (fake.float() - teacher_map).abs().mean()
                     loss_g = loss_g + config.l1_weight * l1
                     losses["l1"] = l1.item()
+                    if config.correlation_weight:
+                        corr = correlation_loss(fake, teacher_map)
+                        loss_g = loss_g + config.correlation_weight * corr
+                        losses["corr"] = corr.item()
                 if discriminator is not None:
                     adv = criterion(discriminator(images, fake), True, for_discriminator=False)
                     loss_g = loss_g + config.adversarial_weight * adv

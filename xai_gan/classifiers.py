@@ -233,10 +233,10 @@ def _train(model, train_ds, val_ds, epochs, device, checkpoint, resume, max_seco
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         history, start = state["history"], state["epoch"]
-    elapsed = history[-1]["seconds"] if history else 0.0
-    if history and budget_spent(state, elapsed, max_seconds):
-        start = epochs
+        if budget_spent(state, max_seconds):
+            start = epochs
     autocast = bf16_autocast(device)
+    elapsed = history[-1]["seconds"] if history else 0.0
     for epoch in range(start, epochs):
         model.train()
         aug = torch.Generator().manual_seed(seed * 1000 + epoch)

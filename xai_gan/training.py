@@ -23,12 +23,13 @@ class Epoch:
     out_of_time: bool
 
 
-def budget_spent(state: dict, seconds: float, max_seconds: float | None) -> bool:
-    """Whether a checkpoint ``state`` that has trained ``seconds`` is finished: its budget
-    stopped it and the resumed run's ``max_seconds`` is no larger (a larger budget, or none,
-    trains on)."""
+def budget_spent(state: dict, max_seconds: float | None) -> bool:
+    """Whether a checkpoint ``state`` is finished: its budget stopped it and the resumed run's
+    ``max_seconds`` is no larger than the time it trained (a larger budget, or none, trains
+    on)."""
+    history = state.get("history") or [{"seconds": 0.0}]
     return bool(state.get("stopped_by_budget")) and max_seconds is not None \
-        and seconds >= max_seconds
+        and history[-1]["seconds"] >= max_seconds
 
 
 def check_finite(loss: torch.Tensor, what: str, epoch: int, hint: str = "") -> None:

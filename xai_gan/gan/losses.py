@@ -33,7 +33,8 @@ def correlation_loss(fake: torch.Tensor, target: torch.Tensor, eps: float = 1e-6
                      ) -> torch.Tensor:
     """Mean of ``1 - Pearson`` between each generated map and its target, the score the
     distillation benchmark reports (L1 alone does not order the pixels); a constant target
-    counts as uncorrelated and passes no gradient."""
+    counts as uncorrelated and passes no gradient (``maps.pearson`` gives NaN there, whose
+    gradient would reach the weights)."""
     fake, target = fake.flatten(1).float(), target.flatten(1).float()
     fake = fake - fake.mean(1, keepdim=True)
     target = target - target.mean(1, keepdim=True)

@@ -268,7 +268,7 @@ def _resume(parts: _Parts, config: TrainConfig, shape: dict, path: Path, device)
                    path, "use another out_dir or delete it")
     parts.generator.load_state_dict(state["state"])
     history, epoch = state["history"], state["epoch"]
-    if budget_spent(state, history[-1]["seconds"] if history else 0.0, config.max_seconds):
+    if budget_spent(state, config.max_seconds):
         epoch = config.epochs
     if epoch < config.epochs:  # a finished run needs neither optimiser nor critic
         parts.opt_g.load_state_dict(state["opt_g"])

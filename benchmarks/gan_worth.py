@@ -1,11 +1,13 @@
 """Is the GAN worth training? The GAN against what it must beat, on held-out images.
 
 Per zoo CNN on shapes: the CNN, its Grad-CAM representation stores, then ``msft`` with the
-faithful objective (``gan``: no teacher) and the generators it must beat, trained on the same
+faithful objective (``gan``: no teacher; its insertion term, and the deletion term with
+``--deletion-weight``) and the generators it must beat, trained on the same
 stores with the same budget as a run's ``--gan-baselines``: ``gan:distil`` (the paper's
 set-up, drawn from Grad-CAM), ``gan:linear`` (a 1x1 mix of the condition maps) and the two
 input ablations ``gan:image-only`` and ``gan:conditions-only``, all three faithful. All are
-scored beside every baseline explainer (``copy``, condition map 0, included) on the first
+scored beside the baseline explainers (``--explainers``, default every one; ``copy``,
+condition map 0, included) on the first
 ``--n`` test images: mean and 95 % interval (t, per image), plus the paired difference of
 each method to Grad-CAM with its 95 % interval. The generators work at ``--map-size`` (32: a
 quarter of the 64 px generator's cost; the map is resized to 64 px). The run folder gets
@@ -14,6 +16,7 @@ quarter of the 64 px generator's cost; the map is resized to 64 px). The run fol
     python benchmarks/gan_worth.py [--models vgg resnet] [--n 100] [--seconds 60]
                                    [--n-train 6000] [--map-size 32] [--run-dir runs/gan-worth-32]
                                    [--baselines distil linear image-only conditions-only]
+                                   [--explainers gradcam copy lrp ...] [--deletion-weight 0]
 
 Everything resumes: a second call re-uses the CNNs, stores and generators it finds.
 """
@@ -43,9 +46,10 @@ def arguments(doc: str, **defaults) -> argparse.Namespace:
     parser.add_argument("--n-train", type=int, default=6000, help="images the CNNs train on")
     parser.add_argument("--map-size", type=int, default=32, help="side the generators work at")
     parser.add_argument("--run-dir", default="runs/gan-worth-32")
-    for name, value in defaults.items():
-        parser.add_argument(f"--{name.replace('_', '-')}", type=type(value[0]), nargs="+",
-                            default=value)
+    for name, value in defaults.items():  # a list: any number of values
+        many = isinstance(value, list)
+        parser.add_argument(f"--{name.replace('_', '-')}", default=value,
+                            type=type(value[0] if many else value), nargs="+" if many else None)
     return parser.parse_args()
 
 
@@ -74,14 +78,16 @@ def paired_table(per_model: pd.DataFrame, reference: str = "gradcam") -> pd.Data
 
 
 def main():
-    args = arguments(__doc__, baselines=["distil", "linear", "image-only", "conditions-only"])
+    args = arguments(__doc__, baselines=["distil", "linear", "image-only", "conditions-only"],
+                     explainers=xg.explainers.baselines(), deletion_weight=0.0)
     base, splits = setup(args)
     xg.pipeline.build_representations(base, splits)
     tables = []
     for model_name in args.models:
         one = base.replace(models=[model_name])
-        named = {name: xg.explainers.get(name) for name in xg.explainers.baselines()}
-        config = one.replace(objective="faithful", gan_baselines=args.baselines)
+        named = {name: xg.explainers.get(name) for name in args.explainers}
+        config = one.replace(objective="faithful", gan_baselines=args.baselines,
+                             deletion_weight=args.deletion_weight)
         print(f"{model_name}: training the GAN and {args.baselines} ({args.seconds:g} s each)",
               flush=True)
         xg.pipeline.train_gan(config, splits)

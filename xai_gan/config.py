@@ -110,6 +110,10 @@ class RunConfig:
     faithfulness_weight: float = setting(
         _GAN.faithfulness_weight, "weight of the faithfulness objective (objective faithful or "
         "both)", group="gan")
+    deletion_weight: float = setting(
+        _GAN.deletion_weight, "weight of the faithfulness objective's deletion term beside its "
+        "insertion term (0: insertion alone, which scored better on every faithfulness metric "
+        "but deletion)", group="gan")
     shard: str | None = setting(
         None, "i/n: build only share i (from 0) of every store's chunks, to split an expensive "
         "teacher across n processes (run one per i; any of them finishes the store)",
@@ -212,6 +216,8 @@ class RunConfig:
             tag += f"-{self.objective}"
             if self.faithfulness_weight != _GAN.faithfulness_weight:
                 tag += f"{self.faithfulness_weight:g}"
+            if self.deletion_weight != _GAN.deletion_weight:
+                tag += f"-delete{self.deletion_weight:g}"
         return self.run_dir / "gan" / tag
 
     def baseline(self, name: str) -> "RunConfig":

@@ -140,6 +140,7 @@ def train_generator(config: RunConfig, out_dir: Path | None = None) -> pd.DataFr
         l1_weight=config.l1_weight, adversarial_weight=config.adversarial_weight,
         gan_loss=config.gan_loss,
         objective=config.objective, faithfulness_weight=config.faithfulness_weight,
+        deletion_weight=config.deletion_weight,
         classifier=classifier,
         seed=config.seed, device=config.device, distributed=config.distributed))
     return result.history

@@ -1,12 +1,14 @@
-"""The faithfulness objective: what the deletion and insertion metrics score, made
+"""The faithfulness objective: what the insertion (and deletion) metrics score, made
 differentiable and learned once.
 
 For each fraction ``f``, the map's top ``f`` of pixels (a soft mask: a sigmoid around the
-map's own ``1 - f`` quantile) is deleted from the image (replaced by a blurred copy: the
-class probability should fall) or kept alone on the blurred copy (it should stay). Averaged
-over fractions, that is the deletion curve minus the insertion curve, sampled. The region
-sizes are fixed by the fractions, so no area penalty is needed: the map can only win by
-ordering pixels as the frozen CNN uses them.
+map's own ``1 - f`` quantile) is kept alone on a blurred copy of the image (the class
+probability should stay) and, with ``deletion_weight``, deleted from the image (replaced by
+the blurred copy: it should fall). Averaged over fractions, that is the insertion curve
+(minus the weighted deletion curve), sampled. The region sizes are fixed by the fractions,
+so no area penalty is needed: the map can only win by ordering pixels as the frozen CNN uses
+them. The deletion term is off by default: optimised for itself, even one map per image,
+it trades insertion and ROAD away for deletion (README, issue 15).
 """
 from __future__ import annotations
 
@@ -21,16 +23,18 @@ FRACTIONS = (0.1, 0.3, 0.5)
 def faithfulness_loss(classifier: nn.Module, images: torch.Tensor, heat: torch.Tensor,
                       classes: torch.Tensor, fractions=FRACTIONS, temperature: float = 0.5,
                       saturation_weight: float = 0.05, sigma: float | None = None,
-                      input_size: int | None = None) -> torch.Tensor:
-    """``mean over f of p(delete top f) - p(keep top f)``, p the class probability: in
-    [-1, 1], lower is better.
+                      input_size: int | None = None, deletion_weight: float = 0.0
+                      ) -> torch.Tensor:
+    """``mean over f of deletion_weight * p(delete top f) - p(keep top f)``, p the class
+    probability: in [-1, deletion_weight], lower is better (``deletion_weight=1``: the
+    deletion minus insertion gap).
 
     ``heat`` is (B, 1, H, W) in [0, 1]; ``classes`` the classes to explain (the CNN's
     predictions). ``input_size`` is the side the classifier runs at, where it differs from
     the images' (stores hold images at the map size); images and map are resized to it.
     ``temperature`` is the soft mask's width, in standard deviations of each map.
-    ``saturation_weight`` scales :func:`saturation_barrier` (0: the deletion minus insertion
-    gap alone, what the metrics score). The classifier should be frozen and in eval mode;
+    ``saturation_weight`` scales :func:`saturation_barrier` (0: the probabilities alone, what
+    the metrics score). The classifier should be frozen and in eval mode;
     gradients reach ``heat`` through it.
     """
     if input_size is not None:
@@ -43,19 +47,20 @@ def faithfulness_loss(classifier: nn.Module, images: torch.Tensor, heat: torch.T
     width = temperature * flat.std(1).detach().clamp_min(1e-4)[:, None, None, None]
     top = torch.sigmoid((heat.float()[None] - thresholds[..., None, None, None])
                         / width)  # (F, B, 1, H, W): ~1 on each fraction's top pixels
-    deleted = images * (1 - top) + blurred * top
-    kept = images * top + blurred * (1 - top)
-    batch = torch.cat([deleted, kept]).flatten(0, 1)
+    variants = [images * top + blurred * (1 - top)]  # kept
+    if deletion_weight:
+        variants.append(images * (1 - top) + blurred * top)
+    batch = torch.cat(variants).flatten(0, 1)
     probs = classifier(batch).float().softmax(1)
-    p = probs.gather(1, classes.repeat(2 * len(fractions))[:, None])[:, 0]
-    p_deleted, p_kept = p.view(2, len(fractions), -1)
-    gap = (p_deleted - p_kept).mean()
-    return gap + saturation_weight * saturation_barrier(heat) if saturation_weight else gap
+    p = probs.gather(1, classes.repeat(len(variants) * len(fractions))[:, None])[:, 0]
+    p = p.view(len(variants), -1).mean(1)  # kept, then deleted
+    loss = deletion_weight * p[1] - p[0] if deletion_weight else -p[0]
+    return loss + saturation_weight * saturation_barrier(heat) if saturation_weight else loss
 
 
 def saturation_barrier(heat: torch.Tensor) -> torch.Tensor:
     """``mean(-log h - log(1 - h))``, a barrier on the generator's logits: without it the
     sigmoid saturates into a flat map that no gradient leaves. A training term only:
-    validation reports it apart from the gap."""
+    validation reports it apart from the probabilities."""
     h = heat.float().clamp(1e-6, 1 - 1e-6)
     return -(h.log() + (1 - h).log()).mean()

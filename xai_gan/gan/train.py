@@ -31,7 +31,8 @@ from .losses import GANLoss, correlation_loss, set_requires_grad
 # changing these mid-run would make a different run: a checkpoint with others is refused
 RUN_FIELDS = ("generator", "preset", "generator_options", "batch_size", "lr", "beta1",
               "augment", "objective", "l1_weight", "correlation_weight", "adversarial_weight",
-              "gan_loss", "disc_width", "faithfulness_weight", "classifier", "seed")
+              "gan_loss", "disc_width", "faithfulness_weight", "deletion_weight", "classifier",
+              "seed")
 # distil: draw the teacher's map (L1, and the adversarial term unless its weight is 0);
 # faithful: no teacher, the faithfulness objective through the frozen CNN; both: all terms
 OBJECTIVES = ("distil", "faithful", "both")
@@ -60,6 +61,8 @@ class TrainConfig:
     gan_loss: str = "bce"
     disc_width: int = 32
     faithfulness_weight: float = 1.0
+    # the faithfulness objective's deletion term beside its insertion (keep) term
+    deletion_weight: float = 0.0
     # classifier checkpoint(s) the faithfulness term runs: one, or one per store of a
     # combined train store (``xai_gan.store.combine``), in its order
     classifier: str | list[str] | None = None
@@ -166,10 +169,10 @@ def _check_sources(models: list, n_train: int, n_val: int) -> None:
 @torch.no_grad()
 def validate(generator, store: Dataset, batch_size: int = 64, device=None,
              classifier: torch.nn.Module | list | None = None,
-             input_size: int | list | None = None) -> dict:
+             input_size: int | list | None = None, deletion_weight: float = 0.0) -> dict:
     """Mean L1, SSIM and Pearson of the generated maps to the store's teacher maps; with a
-    ``classifier``, also ``val_faith``, the faithfulness loss's deletion minus insertion gap
-    (run at ``input_size``; what ``best.pt`` is chosen by under the faithful objective), and
+    ``classifier``, also ``val_faith``, the faithfulness loss (with ``deletion_weight``) run
+    at ``input_size``, what ``best.pt`` is chosen by under the faithful objective, and
     ``val_barrier``, its saturation barrier, reported apart so that the score the metrics
     measure is not mixed with a regulariser. For a combined store, ``classifier`` and
     ``input_size`` are lists, one per store, and each item is scored by its store's CNN."""
@@ -184,8 +187,8 @@ def validate(generator, store: Dataset, batch_size: int = 64, device=None,
             heat = generator(images, batch["conditions"].to(device)).float()
             if classifier is not None:
                 faith.append(len(images) * _faithfulness(
-                    models, input_sizes, images, heat, batch,
-                    saturation_weight=0).item())
+                    models, input_sizes, images, heat, batch, saturation_weight=0,
+                    deletion_weight=deletion_weight).item())
                 barrier.append(len(images) * saturation_barrier(heat).item())
             heat, teacher_map = heat[:, 0].cpu(), batch["teacher_map"]
             scores["l1"].append(mae(heat, teacher_map))
@@ -259,9 +262,11 @@ def _resume(parts: _Parts, config: TrainConfig, shape: dict, path: Path, device)
     if "objective" not in saved:  # before objectives: a weight > 0 was the replaced GFI term
         saved["objective"] = ("distil" if not saved.get("faithfulness_weight")
                               else "distil with the replaced keep/remove term")
+    if saved["objective"] != "distil":  # before its weight, the deletion term was always on
+        saved.setdefault("deletion_weight", 1.0)
     if saved["objective"] == config.objective == "distil":  # unused by distillation
         saved.update(faithfulness_weight=config.faithfulness_weight,
-                     classifier=config.classifier)
+                     deletion_weight=config.deletion_weight, classifier=config.classifier)
     check_same_run({**{name: saved.get(name, defaults[name]) for name in RUN_FIELDS},
                     **{name: state.get(name) for name in shape}},
                    {**{name: getattr(config, name) for name in RUN_FIELDS}, **shape},
@@ -387,7 +392,7 @@ def _train(train_store, val_store, config: TrainConfig, rank: int, world: int,
                     losses["g_adv"] = adv.item()
                 if parts.classifiers:
                     faith = _faithfulness(parts.classifiers, input_sizes, images, fake.float(),
-                                          batch)
+                                          batch, deletion_weight=config.deletion_weight)
                     loss_g = loss_g + config.faithfulness_weight * faith
                     losses["faith"] = faith.item()
             check_finite(loss_g, "generator loss", epoch + 1)
@@ -405,7 +410,7 @@ def _train(train_store, val_store, config: TrainConfig, rank: int, world: int,
                    **{f"train_{name}": value for name, value in result.means.items()},
                    **validate(generator, val_store, device=device,
                               classifier=parts.classifiers or None,
-                              input_size=input_sizes)}
+                              input_size=input_sizes, deletion_weight=config.deletion_weight)}
             teacher = _teacher(train_store) if config.uses_teacher else None
             _save_epoch(parts, config, shape, row, progress, teacher, result.out_of_time)
         if world > 1:

@@ -413,6 +413,27 @@ def test_gan_explainer_from_checkpoint_runs_and_refuses_misfits(trained_explaine
     assert "gan" in xg.explainers.available() and "gan" not in xg.explainers.baselines()
 
 
+def test_gan_explainer_refuses_its_cnn_at_other_layers_than_it_was_trained_on(
+        trained_explainer, tmp_path):
+    model, store, path = trained_explainer
+    state = xg.io.load_torch(path)
+    assert state["representations"] == [{"model": store.metadata["model"],
+                                         "layers": store.metadata["layers"]}]
+    images = torch.stack([store[i]["image"] for i in range(2)])
+    # as a checkpoint trained before xai_gan's choice of layers changed would record it
+    state["representations"][0]["layers"] = store.metadata["layers"][:-1]
+    stale = tmp_path / "stale.pt"
+    xg.io.save_torch(state, stale)
+    with pytest.raises(ValueError, match="now computed at .*train the GAN again"):
+        xg.gan.GANExplainer.from_checkpoint(stale)(model, images)
+    # another CNN (the transfer study): nothing recorded to compare its layers with
+    other = xg.classifiers.build("resnet", 6, seed=0).eval()
+    assert xg.gan.GANExplainer.from_checkpoint(stale)(other, images).shape == (2, 32, 32)
+    del state["representations"]  # a checkpoint from before the record explains as before
+    xg.io.save_torch(state, stale)
+    assert xg.gan.GANExplainer.from_checkpoint(stale)(model, images).shape == (2, 32, 32)
+
+
 def test_distributed_training_on_two_gloo_processes_keeps_replicas_identical(tmp_path):
     worker = Path(__file__).with_name("ddp_worker.py")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(worker.parent)}

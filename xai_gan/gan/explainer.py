@@ -6,14 +6,16 @@ explainers come first in the package's import order, and know nothing of the GAN
 """
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from ..explainers import Explainer, register
+from ..io import as_json
 from ..maps import resize
-from ..modules import input_transform, model_device
+from ..modules import input_transform, model_device, representation_layers
 from ..representation import cumulative_maps, layer_gradcams
 from .checkpoint import load_generator
 
@@ -30,6 +32,11 @@ class GANExplainer(Explainer):
     The CNN runs at the images' size; the generator works at its ``map_size`` (the image
     and the condition maps are resized to it) and its map is resized back to the images'
     size. The generator follows the model to its device.
+
+    A CNN the generator was trained on (the same ``xai_gan_spec``, as its checkpoint records)
+    must give its conditions at the same layers: after a change of
+    :func:`xai_gan.modules.representation_layers` such a generator is refused, not fed maps
+    of other layers. Other CNNs (the transfer study's) are explained without that check.
     """
 
     needs_training = True
@@ -40,11 +47,14 @@ class GANExplainer(Explainer):
             generator, state = load_generator(checkpoint, k, map_size)
             k, map_size = state["k"], state["map_size"]
             self.teacher = state.get("teacher")
+            self.trained_on = state.get("representations", [])  # none before the record
         elif generator is None or k is None or map_size is None:
             raise ValueError("the gan explainer needs a trained generator: "
                              "get('gan', checkpoint=path), or generator=, k= and map_size=")
         else:
-            self.teacher = None
+            self.teacher, self.trained_on = None, []
+        self.checkpoint = checkpoint
+        self._checked = weakref.WeakSet()  # the models whose layers were compared
         self.generator = generator.eval()
         self.k, self.map_size = k, map_size
         self.image_channels = generator.spec["image_channels"]
@@ -58,6 +68,9 @@ class GANExplainer(Explainer):
         if images.shape[1] != self.image_channels:
             raise ValueError(f"the generator was trained on {self.image_channels}-channel "
                              f"images; these have {images.shape[1]}")
+        if model not in self._checked:
+            self._check_layers(model, images)
+            self._checked.add(model)
         conditions = cumulative_maps(layer_gradcams(model, images, targets, size=self.map_size),
                                      self.k)
         self.generator.to(model_device(model))
@@ -67,6 +80,20 @@ class GANExplainer(Explainer):
         with torch.no_grad():
             heat = self.generator(resize(pixels, self.map_size), conditions)[:, 0]
         return resize(heat, images.shape[-1])
+
+    def _check_layers(self, model, images) -> None:
+        spec = as_json(getattr(model, "xai_gan_spec", None))
+        trained = [r["layers"] for r in self.trained_on if as_json(r["model"]) == spec]
+        if not trained:
+            return
+        layers = [name for name, _ in representation_layers(model, images.shape[-1],
+                                                            images.shape[1])]
+        if layers not in trained:
+            raise ValueError(
+                f"{self.checkpoint}: the generator was trained on this CNN's Grad-CAM maps of "
+                f"layers {trained[0]}, but they are now computed at {layers} (xai_gan's choice "
+                "of layers changed since): train the GAN again (its folder and the "
+                "representation stores deleted)")
 
 
 @register("copy")

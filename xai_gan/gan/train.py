@@ -156,6 +156,13 @@ def _teacher(store: Dataset) -> str | None:
     return teachers.pop() if len(teachers) == 1 else None
 
 
+def _representations(store: Dataset) -> list[dict]:
+    """Per store: its CNN's spec and the layers its condition maps were computed at, for the
+    checkpoint (:class:`GANExplainer` refuses that CNN at other layers)."""
+    return [{"model": s.metadata["model"], "layers": s.metadata["layers"]}
+            for s in _parts_of(store) if "layers" in getattr(s, "metadata", {})]
+
+
 def _check_sources(models: list, n_train: int, n_val: int) -> None:
     """One classifier per store, and as many val stores as train stores (the same CNNs, in
     the same order)."""
@@ -285,10 +292,11 @@ def _resume(parts: _Parts, config: TrainConfig, shape: dict, path: Path, device)
 
 
 def _save_epoch(parts: _Parts, config: TrainConfig, shape: dict, row: dict, progress: dict,
-                teacher: str | None, stopped: bool) -> None:
+                record: dict, stopped: bool) -> None:
     """Write ``best.pt`` (when the validation score improved: the Pearson to the teacher, or
     minus the faithfulness loss for the faithful objective), ``last.pt`` and ``history.csv``;
-    ``progress`` (history, best) is updated in place."""
+    ``record`` (teacher, representations) goes into both checkpoints; ``progress`` (history,
+    best) is updated in place."""
     last_path, best_path = config.out_dir / "last.pt", config.out_dir / "best.pt"
     progress["history"].append(row)
     score = -row["val_faith"] if config.objective == "faithful" else row["val_pearson"]
@@ -297,8 +305,7 @@ def _save_epoch(parts: _Parts, config: TrainConfig, shape: dict, row: dict, prog
     score = -math.inf if math.isnan(score) else score
     improved = score > progress["best"] or not best_path.exists()
     progress["best"] = max(progress["best"], score)
-    extra = {"epoch": row["epoch"], "val": row, "teacher": teacher,
-             "train_items": shape["train_items"]}
+    extra = {"epoch": row["epoch"], "val": row, **record, "train_items": shape["train_items"]}
     shape = {k: v for k, v in shape.items() if k != "train_items"}
     if improved:
         save_torch(generator_state(parts.generator, shape, config, **extra), best_path)
@@ -334,6 +341,8 @@ def _train(train_store, val_store, config: TrainConfig, rank: int, world: int,
     progress = {"history": [], "epoch": 0, "best": -math.inf, "seconds": 0.0}
     if last_path.exists():
         progress = _resume(parts, config, shape, last_path, device)
+    record = {"teacher": _teacher(train_store) if config.uses_teacher else None,
+              "representations": _representations(train_store)}
 
     g_step = torch.compile(generator) if config.compile else generator
     d_step = discriminator
@@ -411,8 +420,7 @@ def _train(train_store, val_store, config: TrainConfig, rank: int, world: int,
                    **validate(generator, val_store, device=device,
                               classifier=parts.classifiers or None,
                               input_size=input_sizes, deletion_weight=config.deletion_weight)}
-            teacher = _teacher(train_store) if config.uses_teacher else None
-            _save_epoch(parts, config, shape, row, progress, teacher, result.out_of_time)
+            _save_epoch(parts, config, shape, row, progress, record, result.out_of_time)
         if world > 1:
             dist.barrier()
         if result.out_of_time:

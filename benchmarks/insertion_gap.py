@@ -9,9 +9,11 @@ Run after ``gan_worth.py`` (it reads that run's CNNs and faithful GANs). On the 
    keeps of LRP's pixel order;
 3. the objective's reach: each image's map optimised directly on the GAN's training
    objective (:func:`xai_gan.gan.faithfulness_loss`, Adam on the map's logits for
-   ``--steps`` steps, from the GAN's own map), at the GAN's map size and at the image size.
-   Not an explainer (it costs ``--steps`` backward passes per image): an upper bound of
-   what a generator trained on that objective could learn to draw.
+   ``--steps`` steps, from the GAN's own map), at the GAN's map size and at the image size;
+   and at the map size with the objective's straight-through hard masks at the curve's
+   fractions below (``straight_through=True``: the CNN sees the metric's exact top pixels).
+   Not an explainer (it costs ``--steps`` backward passes per image): what a generator
+   trained on that objective could at best learn to draw.
 
     python benchmarks/insertion_gap.py [--models vgg resnet] [--n 100] [--steps 40]
                                        [--lr 0.05] [--run-dir runs/gan-worth-32]
@@ -30,14 +32,16 @@ FRACTIONS = (0.05, 0.1, 0.2, 0.3, 0.5)
 STEPS = 64  # of the insertion curve, as the metric's
 
 
-def optimised(model, images, classes, start, size: int, steps: int, lr: float):
-    """``start`` (B, 1, H, W) at ``size``, optimised per image on the faithfulness objective,
-    returned at the images' size."""
+def optimised(model, images, classes, start, size: int, steps: int, lr: float, **objective):
+    """``start`` (B, 1, H, W) at ``size``, optimised per image on the faithfulness objective
+    (``objective``: options of :func:`xai_gan.gan.faithfulness_loss`), returned at the
+    images' size."""
     logits = torch.logit(resize(start, size).clamp(1e-3, 1 - 1e-3)).requires_grad_(True)
     adam = torch.optim.Adam([logits], lr=lr)
     for _ in trange(steps, desc=f"optimising maps at {size} px", leave=False):
         loss = xg.gan.faithfulness_loss(model, images, torch.sigmoid(logits), classes,
-                                        saturation_weight=0, input_size=images.shape[-1])
+                                        saturation_weight=0, input_size=images.shape[-1],
+                                        **objective)
         adam.zero_grad()
         loss.backward()
         adam.step()
@@ -66,6 +70,9 @@ def main():
         for size in sorted({args.map_size, images.shape[-1]}):
             maps[f"gan, optimised at {size} px"] = optimised(
                 model, images, classes, maps["gan"], size, args.steps, args.lr)
+        maps[f"gan, optimised at {args.map_size} px, hard masks at 5-50 %"] = optimised(
+            model, images, classes, maps["gan"], args.map_size, args.steps, args.lr,
+            fractions=FRACTIONS, straight_through=True)
         for name, heat in maps.items():
             with torch.no_grad():
                 curve = perturbation_curve(model, images, heat, classes, "insertion", STEPS)

@@ -141,6 +141,20 @@ def test_faithfulness_loss_rewards_a_map_on_what_the_classifier_uses():
                                            saturation_weight=0, deletion_weight=w).item()
                          for w in (0, 1, 2))
     assert keep < -0.99 and 0 < gap - keep < 1 and double - gap == pytest.approx(gap - keep)
+    # straight through: the CNN sees each fraction's exact top pixels, the gradient is the
+    # soft mask's
+    hard = faithfulness_loss(LeftTexture(), images, left, classes, saturation_weight=0,
+                             straight_through=True)
+    flat = left.detach().flatten(1)
+    blurred = xg.maps.gaussian_blur(images, 2.0)
+    kept = [(left.detach() >= flat.quantile(1 - f, dim=1)[:, None, None, None]).float()
+            for f in (0.1, 0.3, 0.5)]
+    expected = -torch.stack([LeftTexture()(images * top + blurred * (1 - top)).softmax(1)[:, 1]
+                             for top in kept]).mean()
+    torch.testing.assert_close(hard, expected)
+    assert hard.item() != pytest.approx(keep, abs=1e-3)  # not what the soft masks give
+    hard.backward()
+    assert left.grad.isfinite().all() and left.grad.abs().sum() > 0
 
 
 def test_input_ablations_and_the_linear_baseline_read_only_their_inputs(tmp_path):

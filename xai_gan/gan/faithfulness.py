@@ -23,8 +23,8 @@ FRACTIONS = (0.1, 0.3, 0.5)
 def faithfulness_loss(classifier: nn.Module, images: torch.Tensor, heat: torch.Tensor,
                       classes: torch.Tensor, fractions=FRACTIONS, temperature: float = 0.5,
                       saturation_weight: float = 0.05, sigma: float | None = None,
-                      input_size: int | None = None, deletion_weight: float = 0.0
-                      ) -> torch.Tensor:
+                      input_size: int | None = None, deletion_weight: float = 0.0,
+                      straight_through: bool = False) -> torch.Tensor:
     """``mean over f of deletion_weight * p(delete top f) - p(keep top f)``, p the class
     probability: in [-1, deletion_weight], lower is better (``deletion_weight=1``: the
     deletion minus insertion gap).
@@ -34,8 +34,9 @@ def faithfulness_loss(classifier: nn.Module, images: torch.Tensor, heat: torch.T
     the images' (stores hold images at the map size); images and map are resized to it.
     ``temperature`` is the soft mask's width, in standard deviations of each map.
     ``saturation_weight`` scales :func:`saturation_barrier` (0: the probabilities alone, what
-    the metrics score). The classifier should be frozen and in eval mode;
-    gradients reach ``heat`` through it.
+    the metrics score). ``straight_through``: the CNN sees each fraction's exact top pixels
+    (the metrics' hard ranks), the gradient is the soft mask's. The classifier should be
+    frozen and in eval mode; gradients reach ``heat`` through it.
     """
     if input_size is not None:
         images, heat = resize(images, input_size), resize(heat, input_size)
@@ -45,8 +46,10 @@ def faithfulness_loss(classifier: nn.Module, images: torch.Tensor, heat: torch.T
                                                             device=heat.device), dim=1)
     # the width follows each map's spread: only the order of the pixels counts
     width = temperature * flat.std(1).detach().clamp_min(1e-4)[:, None, None, None]
-    top = torch.sigmoid((heat.float()[None] - thresholds[..., None, None, None])
-                        / width)  # (F, B, 1, H, W): ~1 on each fraction's top pixels
+    above = heat.float()[None] - thresholds[..., None, None, None]
+    top = torch.sigmoid(above / width)  # (F, B, 1, H, W): ~1 on each fraction's top pixels
+    if straight_through:
+        top = (above >= 0).float() + top - top.detach()
     variants = [images * top + blurred * (1 - top)]  # kept
     if deletion_weight:
         variants.append(images * (1 - top) + blurred * top)

@@ -12,8 +12,8 @@ Run after ``gan_worth.py`` (it reads that run's CNNs and faithful GANs). On the 
    ``--steps`` steps, from the GAN's own map), at the GAN's map size and at the image size;
    and at the map size with the objective's straight-through hard masks at the curve's
    fractions below (``straight_through=True``: the CNN sees the metric's exact top pixels).
-   Not an explainer (it costs ``--steps`` backward passes per image): what a generator
-   trained on that objective could at best learn to draw.
+   Not an explainer (it costs ``--steps`` backward passes per image): the objective's
+   reach, maps a generator trained on it could aim for (a local optimum, not a bound).
 
     python benchmarks/insertion_gap.py [--models vgg resnet] [--n 100] [--steps 40]
                                        [--lr 0.05] [--run-dir runs/gan-worth-32]

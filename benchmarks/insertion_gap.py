@@ -66,7 +66,7 @@ def main():
         maps["gan"] = xg.gan.GANExplainer.from_checkpoint(gan)(model, images, classes)[:, None]
         maps[f"lrp at {args.map_size} px"] = resize(resize(maps["lrp"], args.map_size),
                                                     images.shape[-1])
-        model.requires_grad_(False)  # after the explainers: Grad-CAM needs the weights' graph
+        model.requires_grad_(False)  # after the explainers: pytorch-grad-cam's fail on it
         for size in sorted({args.map_size, images.shape[-1]}):
             maps[f"gan, optimised at {size} px"] = optimised(
                 model, images, classes, maps["gan"], size, args.steps, args.lr)

@@ -1,4 +1,5 @@
 """The SFT-cGAN: building blocks, generators, losses, training with resume, the explainer."""
+import copy
 import os
 import subprocess
 import sys
@@ -440,6 +441,11 @@ def test_gan_explainer_refuses_its_cnn_at_other_layers_than_it_was_trained_on(
     xg.io.save_torch(state, stale)
     with pytest.raises(ValueError, match="now computed at .*train the GAN again"):
         xg.gan.GANExplainer.from_checkpoint(stale)(model, images)
+    # MPRT's deep copy is the same CNN at the same layers; a CNN without a spec is unchecked
+    twin = copy.deepcopy(model)
+    assert xg.gan.GANExplainer.from_checkpoint(path)(twin, images).shape == (2, 32, 32)
+    del twin.xai_gan_spec
+    assert xg.gan.GANExplainer.from_checkpoint(stale)(twin, images).shape == (2, 32, 32)
     # another CNN (the transfer study): nothing recorded to compare its layers with
     other = xg.classifiers.build("resnet", 6, seed=0).eval()
     assert xg.gan.GANExplainer.from_checkpoint(stale)(other, images).shape == (2, 32, 32)

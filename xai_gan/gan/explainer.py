@@ -36,7 +36,8 @@ class GANExplainer(Explainer):
     A CNN the generator was trained on (the same ``xai_gan_spec``, as its checkpoint records)
     must give its conditions at the same layers: after a change of
     :func:`xai_gan.modules.representation_layers` such a generator is refused, not fed maps
-    of other layers. Other CNNs (the transfer study's) are explained without that check.
+    of other layers. CNNs the checkpoint does not record (another spec, or none: a plain
+    torchvision model) are not checked, nor are checkpoints written before that record.
     """
 
     needs_training = True
@@ -82,8 +83,10 @@ class GANExplainer(Explainer):
         return resize(heat, images.shape[-1])
 
     def _check_layers(self, model, images) -> None:
-        spec = as_json(getattr(model, "xai_gan_spec", None))
-        trained = [r["layers"] for r in self.trained_on if as_json(r["model"]) == spec]
+        spec = getattr(model, "xai_gan_spec", None)
+        if spec is None:  # stores name such a CNN by its class alone: resnet18 = resnet50
+            return
+        trained = [r["layers"] for r in self.trained_on if as_json(r["model"]) == as_json(spec)]
         if not trained:
             return
         layers = [name for name, _ in representation_layers(model, images.shape[-1],

@@ -34,8 +34,9 @@ def faithfulness_loss(classifier: nn.Module, images: torch.Tensor, heat: torch.T
     the images' (stores hold images at the map size); images and map are resized to it.
     ``temperature`` is the soft mask's width, in standard deviations of each map.
     ``saturation_weight`` scales :func:`saturation_barrier` (0: the probabilities alone, what
-    the metrics score). ``straight_through``: the CNN sees each fraction's exact top pixels
-    (the metrics' hard ranks), the gradient is the soft mask's. The classifier should be
+    the metrics score). ``straight_through``: the CNN sees each fraction's top pixels as a
+    hard mask (the metrics' ranks, but ties at the threshold are all kept), the gradient is
+    the soft mask's. The classifier should be
     frozen and in eval mode; gradients reach ``heat`` through it.
     """
     if input_size is not None:

@@ -51,7 +51,7 @@ def optimised(model, images, classes, start, size: int, steps: int, lr: float, *
 def main():
     args = arguments(__doc__, steps=40, lr=0.05)
     base, splits = setup(args)
-    rows = []
+    tables = []
     for model_name in args.models:
         model = xg.pipeline.load_classifier(base, model_name).eval()
         gan = base.replace(models=[model_name], objective="faithful").gan_checkpoint("gan")
@@ -73,6 +73,7 @@ def main():
         maps[f"gan, optimised at {args.map_size} px, hard masks at 5-50 %"] = optimised(
             model, images, classes, maps["gan"], args.map_size, args.steps, args.lr,
             fractions=FRACTIONS, straight_through=True)
+        rows = []
         for name, heat in maps.items():
             with torch.no_grad():
                 curve = perturbation_curve(model, images, heat, classes, "insertion", STEPS)
@@ -83,11 +84,10 @@ def main():
             for f in FRACTIONS:  # the curve's column nearest f
                 row[f"p at {f:.0%}"] = f"{curve[:, round(f * STEPS)].mean():.3f}"
             rows.append(row)
-        table = pd.DataFrame(rows)
+        tables.append(pd.DataFrame(rows))
         print(f"\n{model_name}, {args.n} held-out test images (mean ± 95 % half-width)")
-        print(table[table.model == model_name].drop(columns="model").to_string(index=False),
-              flush=True)
-    table.to_csv(f"{args.run_dir}/insertion_gap.csv", index=False)
+        print(tables[-1].drop(columns="model").to_string(index=False), flush=True)
+    pd.concat(tables).to_csv(f"{args.run_dir}/insertion_gap.csv", index=False)
 
 
 if __name__ == "__main__":

@@ -86,7 +86,8 @@ class GANExplainer(Explainer):
         spec = getattr(model, "xai_gan_spec", None)
         if spec is None:  # stores name such a CNN by its class alone: resnet18 = resnet50
             return
-        trained = [r["layers"] for r in self.trained_on if as_json(r["model"]) == as_json(spec)]
+        spec = as_json(spec)
+        trained = [r["layers"] for r in self.trained_on if as_json(r["model"]) == spec]
         if not trained:
             return
         layers = [name for name, _ in representation_layers(model, images.shape[-1],

@@ -36,8 +36,8 @@ def faithfulness_loss(classifier: nn.Module, images: torch.Tensor, heat: torch.T
     ``saturation_weight`` scales :func:`saturation_barrier` (0: the probabilities alone, what
     the metrics score). ``straight_through``: the CNN sees each fraction's top pixels as a
     hard mask (the metrics' ranks, but ties at the threshold are all kept), the gradient is
-    the soft mask's. The classifier should be
-    frozen and in eval mode; gradients reach ``heat`` through it.
+    the soft mask's. The classifier should be frozen and in eval mode; gradients reach
+    ``heat`` through it.
     """
     if input_size is not None:
         images, heat = resize(images, input_size), resize(heat, input_size)

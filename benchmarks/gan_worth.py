@@ -11,12 +11,15 @@ condition map 0, included) on the first
 ``--n`` test images: mean and 95 % interval (t, per image), plus the paired difference of
 each method to Grad-CAM with its 95 % interval. The generators work at ``--map-size`` (32: a
 quarter of the 64 px generator's cost; the map is resized to 64 px). The run folder gets
-``evaluation/<model>/summary.csv`` and ``report.html``, as a main job's.
+``evaluation/<model>/summary.csv`` and ``report.html``, as a main job's. ``--seeds 1 2 3``
+trains the faithful GAN again with each further generator seed (same CNN, stores and budget,
+in ``gan/<tag>-seed<s>/``) and scores it as ``gan, seed <s>``: the spread one seed hides.
 
     python benchmarks/gan_worth.py [--models vgg resnet] [--n 100] [--seconds 60]
                                    [--n-train 6000] [--map-size 32] [--run-dir runs/gan-worth-32]
                                    [--baselines distil linear image-only conditions-only]
                                    [--explainers gradcam copy lrp ...] [--deletion-weight 0]
+                                   [--seeds 1 2 3]
 
 Everything resumes: a second call re-uses the CNNs, stores and generators it finds.
 """
@@ -79,7 +82,7 @@ def paired_table(per_model: pd.DataFrame, reference: str = "gradcam") -> pd.Data
 
 def main():
     args = arguments(__doc__, baselines=["distil", "linear", "image-only", "conditions-only"],
-                     explainers=xg.explainers.baselines(), deletion_weight=0.0)
+                     explainers=xg.explainers.baselines(), deletion_weight=0.0, seeds=[0])
     base, splits = setup(args)
     xg.pipeline.build_representations(base, splits)
     tables = []
@@ -93,6 +96,10 @@ def main():
         xg.pipeline.train_gan(config, splits)
         for name in ("gan", *config.baselines()):
             named[name] = xg.gan.GANExplainer.from_checkpoint(config.gan_checkpoint(name))
+        for seed in sorted(set(args.seeds) - {base.seed}):
+            out = config.gan_dir.with_name(f"{config.gan_dir.name}-seed{seed}")
+            xg.pipeline.train_generator(config.replace(seed=seed), out_dir=out)
+            named[f"gan, seed {seed}"] = xg.gan.GANExplainer.from_checkpoint(out / "best.pt")
         model = xg.pipeline.load_classifier(base, model_name)
         table = xg.metrics.evaluate(model, splits["test"], named, metrics=METRICS, n=args.n)
         tables.append(table.assign(model=model_name))

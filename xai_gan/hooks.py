@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from .checks import as_targets, check_images
-from .modules import eval_mode, feature_block, resolve_layers, temporary_hooks
+from .modules import eval_mode, resolve_layers, temporary_hooks, with_feature_block
 
 
 def activations_and_gradients(model: nn.Module, images: torch.Tensor, targets=None,
@@ -28,10 +28,9 @@ def activations_and_gradients(model: nn.Module, images: torch.Tensor, targets=No
     if layers is not None:
         modules = resolve_layers(model, layers)
     else:
-        modules = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
-        block = feature_block(model)
-        if modules and block is not None and block[1] not in modules:
-            modules.append(block[1])  # its hook fires after every conv inside it
+        # unordered: the hooks record the forward order; the block's fires after its convs
+        convs = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+        modules = [m for _, m in with_feature_block(model, convs)] if convs else []
     if not modules:
         raise ValueError(f"{type(model).__name__} has no Conv2d layer")
     order: list[nn.Module] = []

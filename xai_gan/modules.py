@@ -275,11 +275,14 @@ def representation_layers(model: nn.Module, image_size: int | None = None,
     ``Conv2d`` in forward order (:func:`conv_layers`), then the output of the block the head
     pools (:func:`feature_block`), so that the deepest map, condition map 0, is the map the
     Grad-CAM explainer draws by default."""
-    layers = conv_layers(model, image_size, in_channels)
+    return with_feature_block(model, conv_layers(model, image_size, in_channels))
+
+
+def with_feature_block(model: nn.Module, convs: list) -> list:
+    """``convs`` (``(name, Conv2d)`` pairs), then the block the head pools
+    (:func:`feature_block`) unless it is a ``Conv2d`` itself, hence among them."""
     block = feature_block(model)
-    if block is not None and not isinstance(block[1], nn.Conv2d):
-        layers.append(block)
-    return layers
+    return convs + [block] if block is not None and not isinstance(block[1], nn.Conv2d) else convs
 
 
 def resolve_layers(model: nn.Module, layers) -> list[nn.Module]:

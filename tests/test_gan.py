@@ -1,6 +1,7 @@
 """The SFT-cGAN: building blocks, generators, losses, training with resume, the explainer."""
 import copy
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -274,6 +275,29 @@ def test_a_faithful_checkpoint_from_before_the_deletion_weight_resumes_as_the_ga
         train(store, store, small_config(tmp_path, epochs=2, **faithful))
     assert list(train(store, store, small_config(tmp_path, epochs=2, deletion_weight=1.0,
                                                  **faithful)).history.epoch) == [1, 2]
+
+
+def test_a_moved_run_folder_resumes_and_another_cnn_is_refused(tmp_path, shapes_cnn):
+    """The checkpoint knows its CNN by the weights' hash, not by the path it was given."""
+    model, items = shapes_cnn
+    xg.classifiers.save_checkpoint(tmp_path / "a" / "cnn.pt", model)
+    store = xg.store.build(model, items[:8], tmp_path / "store", k=4, map_size=32,
+                           progress=False)
+
+    def config(run, epochs):
+        return small_config(tmp_path / run, epochs=epochs, objective="faithful",
+                            classifier=str(tmp_path / run / "cnn.pt"))
+
+    train(store, store, config("a", 1))
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    assert list(train(store, store, config("b", 2)).history.epoch) == [1, 2]
+    other = copy.deepcopy(model)
+    with torch.no_grad():
+        next(other.parameters()).add_(0.1)
+    shutil.copytree(tmp_path / "a", tmp_path / "c")
+    xg.classifiers.save_checkpoint(tmp_path / "c" / "cnn.pt", other)
+    with pytest.raises(ValueError, match="another run.*classifier"):
+        train(store, store, config("c", 2))
 
 
 def test_a_spent_budget_finishes_a_run_and_a_larger_one_trains_on(tmp_path):

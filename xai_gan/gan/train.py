@@ -21,6 +21,7 @@ from .. import classifiers
 from ..io import atomic_path, exclusive, load_torch, save_torch
 from ..maps import mae, pearson, ssim
 from ..modules import bf16_autocast, eval_mode, resolve_device, seeded
+from ..store import model_hash
 from ..training import budget_spent, check_finite, check_same_run, run_epoch
 from .augment import AUGMENTATIONS, augment
 from .checkpoint import generator_state
@@ -259,7 +260,8 @@ def _build(config: TrainConfig, shape: dict, device, memory) -> _Parts:
                   opt_d, models)
 
 
-def _resume(parts: _Parts, config: TrainConfig, shape: dict, path: Path, device) -> dict:
+def _resume(parts: _Parts, config: TrainConfig, shape: dict, path: Path, device,
+            classifier_hashes: list[str]) -> dict:
     """Load ``last.pt`` into ``parts`` when it is the same run; returns where to go on."""
     state = load_torch(path, map_location=device)
     if "image_size" in state:  # checkpoints before map_size
@@ -274,6 +276,8 @@ def _resume(parts: _Parts, config: TrainConfig, shape: dict, path: Path, device)
     if saved["objective"] == config.objective == "distil":  # unused by distillation
         saved.update(faithfulness_weight=config.faithfulness_weight,
                      deletion_weight=config.deletion_weight, classifier=config.classifier)
+    if classifier_hashes and state.get("classifier_hashes") == classifier_hashes:
+        saved["classifier"] = config.classifier  # the same CNNs: a moved or copied run folder
     check_same_run({**{name: saved.get(name, defaults[name]) for name in RUN_FIELDS},
                     **{name: state.get(name) for name in shape}},
                    {**{name: getattr(config, name) for name in RUN_FIELDS}, **shape},
@@ -339,10 +343,11 @@ def _train(train_store, val_store, config: TrainConfig, rank: int, world: int,
     shape["train_items"] = len(train_store)
     last_path, best_path = config.out_dir / "last.pt", config.out_dir / "best.pt"
     progress = {"history": [], "epoch": 0, "best": -math.inf, "seconds": 0.0}
+    hashes = [model_hash(model) for model in parts.classifiers]
     if last_path.exists():
-        progress = _resume(parts, config, shape, last_path, device)
+        progress = _resume(parts, config, shape, last_path, device, hashes)
     record = {"teacher": _teacher(train_store) if config.uses_teacher else None,
-              "representations": _representations(train_store)}
+              "representations": _representations(train_store), "classifier_hashes": hashes}
 
     g_step = torch.compile(generator) if config.compile else generator
     d_step = discriminator

@@ -288,16 +288,20 @@ def test_a_moved_run_folder_resumes_and_another_cnn_is_refused(tmp_path, shapes_
         return small_config(tmp_path / run, epochs=epochs, objective="faithful",
                             classifier=str(tmp_path / run / "cnn.pt"))
 
-    train(store, store, config("a", 1))
+    first = train(store, store, config("a", 1)).history
     shutil.copytree(tmp_path / "a", tmp_path / "b")
-    assert list(train(store, store, config("b", 2)).history.epoch) == [1, 2]
+    moved = train(store, store, config("b", 2)).history
+    assert list(moved.epoch) == [1, 2] and moved.iloc[0].equals(first.iloc[0])  # resumed
     other = copy.deepcopy(model)
     with torch.no_grad():
         next(other.parameters()).add_(0.1)
     shutil.copytree(tmp_path / "a", tmp_path / "c")
     xg.classifiers.save_checkpoint(tmp_path / "c" / "cnn.pt", other)
-    with pytest.raises(ValueError, match="another run.*classifier"):
-        train(store, store, config("c", 2))
+    with pytest.raises(ValueError, match="another run.*classifier_hashes"):
+        train(store, store, config("c", 2))  # another CNN in the copied folder
+    xg.classifiers.save_checkpoint(tmp_path / "a" / "cnn.pt", other)
+    with pytest.raises(ValueError, match="another run.*classifier_hashes"):
+        train(store, store, config("a", 2))  # a CNN retrained over the same path
 
 
 def test_a_spent_budget_finishes_a_run_and_a_larger_one_trains_on(tmp_path):

@@ -49,5 +49,6 @@ def main():
         print(table.pivot_table(index=["replaced", "by"], columns="model", values=value,
                                 sort=False).round(3).to_string())
 
+
 if __name__ == "__main__":
     main()

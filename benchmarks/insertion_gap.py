@@ -70,7 +70,8 @@ def main():
         for size in sorted({args.map_size, images.shape[-1]}):
             maps[f"gan, optimised at {size} px"] = optimised(
                 model, images, classes, maps["gan"], size, args.steps, args.lr)
-        maps[f"gan, optimised at {args.map_size} px, hard masks at 5-50 %"] = optimised(
+        hard = "/".join(f"{f:.0%}" for f in FRACTIONS)
+        maps[f"gan, optimised at {args.map_size} px, hard masks at {hard}"] = optimised(
             model, images, classes, maps["gan"], args.map_size, args.steps, args.lr,
             fractions=FRACTIONS, straight_through=True)
         rows = []

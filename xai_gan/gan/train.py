@@ -276,16 +276,14 @@ def _resume(parts: _Parts, config: TrainConfig, shape: dict, path: Path, device,
     if saved["objective"] == config.objective == "distil":  # unused by distillation
         saved.update(faithfulness_weight=config.faithfulness_weight,
                      deletion_weight=config.deletion_weight, classifier=config.classifier)
-    recorded = state.get("classifier_hashes")
-    by_weights = bool(classifier_hashes and recorded)  # not by path: a moved folder resumes
-    if by_weights:
-        saved["classifier"] = config.classifier
-    check_same_run({**{name: saved.get(name, defaults[name]) for name in RUN_FIELDS},
-                    **{name: state.get(name) for name in shape},
-                    **({"classifier_hashes": recorded} if by_weights else {})},
-                   {**{name: getattr(config, name) for name in RUN_FIELDS}, **shape,
-                    **({"classifier_hashes": classifier_hashes} if by_weights else {})},
-                   path, "use another out_dir or delete it")
+    found = {**{name: saved.get(name, defaults[name]) for name in RUN_FIELDS},
+             **{name: state.get(name) for name in shape}}
+    wanted = {**{name: getattr(config, name) for name in RUN_FIELDS}, **shape}
+    # the same CNNs by their weights, not their paths: a moved or copied folder resumes
+    if classifier_hashes and state.get("classifier_hashes"):
+        found.update(classifier=config.classifier, classifier_hashes=state["classifier_hashes"])
+        wanted["classifier_hashes"] = classifier_hashes
+    check_same_run(found, wanted, path, "use another out_dir or delete it")
     parts.generator.load_state_dict(state["state"])
     history, epoch = state["history"], state["epoch"]
     if budget_spent(state, config.max_seconds):

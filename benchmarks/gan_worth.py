@@ -12,9 +12,10 @@ condition map 0, included) on the first
 each method to Grad-CAM with its 95 % interval. The generators work at ``--map-size`` (32: a
 quarter of the 64 px generator's cost; the map is resized to 64 px). The run folder gets
 ``evaluation/<model>/summary.csv`` and ``report.html``, as a main job's. ``--seeds 1 2 3``
-trains the faithful GAN again with each further generator seed (same CNN, stores and budget,
-in ``gan/<tag>-seed<s>/``) and scores it as ``gan:<tag>-seed<s>`` (the name ``xai-gan
-evaluate --methods`` knows it by): the spread one seed hides.
+trains the faithful GAN and each of ``--baselines`` again with each further generator seed
+(same CNN, stores and budget, in ``gan/<tag>-seed<s>/``) and scores it as
+``gan:<tag>-seed<s>`` (the name ``xai-gan evaluate --methods`` knows it by): the spread one
+seed hides.
 
     python benchmarks/gan_worth.py [--models vgg resnet] [--n 100] [--seconds 60]
                                    [--n-train 6000] [--map-size 32] [--run-dir runs/gan-worth-32]
@@ -98,10 +99,11 @@ def main():
         for name in ("gan", *config.baselines()):
             named[name] = xg.gan.GANExplainer.from_checkpoint(config.gan_checkpoint(name))
         for seed in sorted(set(args.seeds) - {base.seed}):
-            seed_dir = config.gan_dir.with_name(f"{config.gan_dir.name}-seed{seed}")
-            xg.pipeline.train_generator(config.replace(seed=seed), out_dir=seed_dir)
-            named[f"gan:{seed_dir.name}"] = xg.gan.GANExplainer.from_checkpoint(
-                seed_dir / "best.pt")
+            for variant in (config, *config.baselines().values()):
+                seed_dir = variant.gan_dir.with_name(f"{variant.gan_dir.name}-seed{seed}")
+                xg.pipeline.train_generator(variant.replace(seed=seed), out_dir=seed_dir)
+                named[f"gan:{seed_dir.name}"] = xg.gan.GANExplainer.from_checkpoint(
+                    seed_dir / "best.pt")
         model = xg.pipeline.load_classifier(base, model_name)
         table = xg.metrics.evaluate(model, splits["test"], named, metrics=METRICS, n=args.n)
         tables.append(table.assign(model=model_name))

@@ -96,10 +96,11 @@ def main():
         print(f"{model_name}: training the GAN and {args.baselines} ({args.seconds:g} s each)",
               flush=True)
         xg.pipeline.train_gan(config, splits)
-        for name in ("gan", *config.baselines()):
-            named[name] = xg.gan.GANExplainer.from_checkpoint(config.gan_checkpoint(name))
+        variants = {"gan": config, **config.baselines()}  # explainer name: its configuration
+        for name, variant in variants.items():
+            named[name] = xg.gan.GANExplainer.from_checkpoint(variant.gan_dir / "best.pt")
         for seed in sorted(set(args.seeds) - {base.seed}):
-            for variant in (config, *config.baselines().values()):
+            for variant in variants.values():
                 seed_dir = variant.gan_dir.with_name(f"{variant.gan_dir.name}-seed{seed}")
                 xg.pipeline.train_generator(variant.replace(seed=seed), out_dir=seed_dir)
                 named[f"gan:{seed_dir.name}"] = xg.gan.GANExplainer.from_checkpoint(

@@ -10,7 +10,8 @@ interval, the paired difference to Grad-CAM, and ms per image of every method (t
 is timed as a row of its own). Side by side, ``--augment none dihedral`` trains each also on
 randomly mirrored and turned items (``flip``: mirrored only), ``--correlation 0 20`` also with
 that weight on 1 - Pearson to the teacher beside L1; a run folder that a smaller ``--seconds``
-finished trains on to the new budget.
+finished trains on to the new budget. Per-image scores go to ``distil_per_image.csv`` in the
+run folder; a call replaces only the rows (CNN, teacher, method) it scored.
 
     python benchmarks/distil_scaling.py [--models vgg resnet] [--teachers sise scorecam]
                                         [--sizes 500 1000 2000 4000] [--n 100] [--seconds 60]
@@ -23,7 +24,7 @@ from torch.utils.data import Subset
 import pandas as pd
 
 import xai_gan as xg
-from gan_worth import arguments, paired_table, setup
+from gan_worth import arguments, merged, paired_table, setup
 
 GENERATORS = {"gan": ("msft", 1.0), "linear": ("linear", 0.0)}  # name: (generator, adversarial)
 
@@ -44,7 +45,7 @@ def main():
     args = arguments(__doc__, teachers=["sise", "scorecam"], sizes=[500, 1000, 2000, 4000],
                      augment=["none"], correlation=[0.0])
     base, splits = setup(args)
-    tables, curves = [], []
+    curves = []
     for teacher in args.teachers:
         for model_name in args.models:
             built = stores(base, splits, model_name, teacher, max(args.sizes))
@@ -72,11 +73,11 @@ def main():
             model = xg.pipeline.load_classifier(base, model_name)
             table = xg.metrics.evaluate(model, splits["test"], named, teacher=teacher, n=args.n,
                                         metrics=["pearson", "ssim", "ms_per_image"])
-            tables.append(table.assign(model=model_name, teacher=teacher))
             print(f"\n{model_name} distilled from {teacher}, {args.n} held-out test images "
                   "(mean ± 95 % half-width)")
-            print(paired_table(tables[-1]).to_string(), flush=True)
-            pd.concat(tables).to_csv(base.run_dir / "distil_per_image.csv", index=False)
+            print(paired_table(table).to_string(), flush=True)
+            merged(base.run_dir / "distil_per_image.csv",
+                   table.assign(model=model_name, teacher=teacher), ["model", "teacher", "method"])
     print(pd.DataFrame(curves).to_string(index=False))
 
 

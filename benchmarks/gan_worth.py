@@ -11,7 +11,9 @@ condition map 0, included) on the first
 ``--n`` test images: mean and 95 % interval (t, per image), plus the paired difference of
 each method to Grad-CAM with its 95 % interval. The generators work at ``--map-size`` (32: a
 quarter of the 64 px generator's cost; the map is resized to 64 px). The run folder gets
-``evaluation/<model>/summary.csv`` and ``report.html``, as a main job's. ``--seeds 1 2 3``
+``evaluation/<model>/summary.csv`` and ``report.html``, as a main job's, and
+``gan_worth_per_image.csv``: each call replaces only the rows of the methods it scored, so
+a later call with other ``--explainers`` or ``--seeds`` adds to both. ``--seeds 1 2 3``
 trains the faithful GAN and each of ``--baselines`` again with each further generator seed
 (same CNN, stores and budget, in ``gan/<tag>-seed<s>/``) and scores it as
 ``gan:<tag>-seed<s>`` (the name ``xai-gan evaluate --methods`` knows it by): the spread one
@@ -27,6 +29,7 @@ Everything resumes: a second call re-uses the CNNs, stores and generators it fin
 """
 import argparse
 import math
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -82,12 +85,23 @@ def paired_table(per_model: pd.DataFrame, reference: str = "gradcam") -> pd.Data
     return pd.DataFrame(rows).T
 
 
+def merged(path: Path, table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """``table`` beside the rows that earlier calls left in the csv at ``path`` for other
+    ``keys`` values (a call replaces only its own rows: a ``--seeds`` call keeps the table's
+    other methods), written back atomically."""
+    if path.exists():
+        old = pd.read_csv(path)
+        replaced = old.set_index(keys).index.isin(table.set_index(keys).index)
+        table = pd.concat([old[~replaced], table], ignore_index=True)
+    xg.results.save(path.parent, {path.name: table})
+    return table
+
+
 def main():
     args = arguments(__doc__, baselines=["distil", "linear", "image-only", "conditions-only"],
                      explainers=xg.explainers.baselines(), deletion_weight=0.0, seeds=[0])
     base, splits = setup(args)
     xg.pipeline.build_representations(base, splits)
-    tables = []
     for model_name in args.models:
         one = base.replace(models=[model_name])
         named = {name: xg.explainers.get(name) for name in args.explainers}
@@ -107,14 +121,13 @@ def main():
                     seed_dir / "best.pt")
         model = xg.pipeline.load_classifier(base, model_name)
         table = xg.metrics.evaluate(model, splits["test"], named, metrics=METRICS, n=args.n)
-        tables.append(table.assign(model=model_name))
         print(f"\n{model_name}, {args.n} held-out test images (mean ± 95 % half-width)")
-        print(paired_table(tables[-1]).to_string(), flush=True)
-        pd.concat(tables).to_csv(f"{args.run_dir}/gan_worth_per_image.csv", index=False)
+        print(paired_table(table).to_string(), flush=True)
+        every = merged(base.run_dir / "gan_worth_per_image.csv", table.assign(model=model_name),
+                       ["model", "method"])
         out = base.run_dir / "evaluation" / model_name  # as `xai-gan evaluate` leaves it
-        out.mkdir(parents=True, exist_ok=True)
-        xg.metrics.summarise(table).assign(model=model_name).to_csv(out / "summary.csv",
-                                                                     index=False)
+        xg.results.save(out, {"summary.csv": xg.metrics.summarise(
+            every[every.model == model_name]).assign(model=model_name)})
     print("report:", xg.report.write(base))
 
 

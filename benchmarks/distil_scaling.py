@@ -9,13 +9,16 @@ on the first 500, 1,000, 2,000 and 4,000 of them, each for ``--seconds``. Scored
 interval, the paired difference to Grad-CAM, and ms per image of every method (the teacher
 is timed as a row of its own). Side by side, ``--augment none dihedral`` trains each also on
 randomly mirrored and turned items (``flip``: mirrored only), ``--correlation 0 20`` also with
-that weight on 1 - Pearson to the teacher beside L1; a run folder that a smaller ``--seconds``
+that weight on 1 - Pearson to the teacher beside L1, ``--condition-on-class 0 1`` also with
+the explained class as one-hot planes beside the condition maps (``-class``); a run folder
+that a smaller ``--seconds``
 finished trains on to the new budget. Per-image scores go to ``distil_per_image.csv`` in the
 run folder; a call replaces only the rows (CNN, teacher, method) it scored.
 
     python benchmarks/distil_scaling.py [--models vgg resnet] [--teachers sise scorecam]
                                         [--sizes 500 1000 2000 4000] [--n 100] [--seconds 60]
                                         [--augment none] [--correlation 0]
+                                        [--condition-on-class 0]
 """
 import itertools
 
@@ -43,17 +46,20 @@ def stores(base, splits, model, teacher: str, n_train: int) -> dict:
 
 def main():
     args = arguments(__doc__, teachers=["sise", "scorecam"], sizes=[500, 1000, 2000, 4000],
-                     augment=["none"], correlation=[0.0])
+                     augment=["none"], correlation=[0.0], condition_on_class=[0])
     base, splits = setup(args)
     curves = []
     for teacher in args.teachers:
         for model_name in args.models:
             built = stores(base, splits, model_name, teacher, max(args.sizes))
             named = {name: xg.explainers.get(name) for name in ("gradcam", "copy", teacher)}
-            for size, augment, correlation, (name, (generator, adversarial)) in itertools.product(
-                    args.sizes, args.augment, args.correlation, GENERATORS.items()):
-                suffix = ("" if augment == "none" else f"-{augment}") + (
-                    f"-corr{correlation:g}" if correlation else "")
+            classes = built["train"].metadata["model"]["num_classes"]
+            for size, augment, correlation, by_class, (name, (generator, adversarial)) in (
+                    itertools.product(args.sizes, args.augment, args.correlation,
+                                      args.condition_on_class, GENERATORS.items())):
+                suffix = (("" if augment == "none" else f"-{augment}")
+                          + (f"-corr{correlation:g}" if correlation else "")
+                          + ("-class" if by_class else ""))
                 out = (base.run_dir / "distil" / "gan"
                        / f"{name}-{teacher}-{model_name}-n{size}{suffix}")
                 print(f"{teacher}, {model_name}: training {name}{suffix} on {size} images",
@@ -62,13 +68,14 @@ def main():
                     xg.store.RepresentationStore(built["train"].path, limit=size),
                     built["val"], xg.gan.TrainConfig(
                         out_dir=out, generator=generator, epochs=1000, max_seconds=args.seconds,
+                        generator_options={"classes": classes} if by_class else {},
                         adversarial_weight=adversarial, augment=augment,
                         correlation_weight=correlation, seed=0))
                 named[f"{name}-n{size}{suffix}"] = xg.gan.GANExplainer.from_checkpoint(
                     result.best_path)
                 curves.append({"teacher": teacher, "model": model_name, "method": name,
                                "n_train": size, "augment": augment, "correlation": correlation,
-                               "epochs": len(result.history),
+                               "class": by_class, "epochs": len(result.history),
                                "seconds": result.history.seconds.iloc[-1]})
             model = xg.pipeline.load_classifier(base, model_name)
             table = xg.metrics.evaluate(model, splits["test"], named, teacher=teacher, n=args.n,

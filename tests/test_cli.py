@@ -259,6 +259,14 @@ def test_train_gan_then_evaluate_it_with_the_baselines(tmp_path, capsys):
     capsys.readouterr()
     assert cli.main(["evaluate", *common, "--methods", "gan:nope"]) == 2
     assert "gan/nope/best.pt does not exist" in capsys.readouterr().err
+    # told the explained class too: a folder of its own, a plane per class of the CNN
+    by_class = [*common, *l1_flipped, "--condition-on-class"]
+    assert cli.main(["train-gan", *by_class, "--gan-epochs", "1"]) == 0
+    assert xg.io.load_torch(tmp_path / "gan" / "msft-class-tiny-gradcam-vgg-l1only-flip"
+                            / "best.pt")["spec"]["classes"] == 6
+    assert cli.main(["evaluate", *by_class, "--n", "2", "--metrics", "iou",
+                     "--methods", "gan"]) == 0
+    assert set(pd.read_csv(summary_path).method) == {"gan"}
     # a faithful GAN with baselines it must beat, trained beside it and evaluated by name
     faithful = [*common, "--objective", "faithful", "--gan-baselines", "linear", "distil",
                 "--gan-epochs", "1"]

@@ -186,6 +186,49 @@ def test_input_ablations_and_the_linear_baseline_read_only_their_inputs(tmp_path
         build_generator("msft", 4, inputs="pixels")
 
 
+class ClassToy(ToyStore):
+    """The teacher lights the left half for even items (class 0), the right half for odd ones
+    (class 1); neither the image nor the conditions say which."""
+
+    def __getitem__(self, i):
+        teacher = torch.zeros(16, 16)
+        teacher[:, slice(0, 8) if i % 2 == 0 else slice(8, 16)] = 1
+        return {**super().__getitem__(i), "teacher_map": teacher, "label": i % 2, "pred": i % 2}
+
+
+def test_a_generator_told_the_class_learns_a_teacher_that_depends_on_it(tmp_path):
+    options = {"width": 8, "cond_width": 8, "cond_channels": 4}
+    blind = train(ClassToy(64), ClassToy(16, seed=1), small_config(
+        tmp_path / "blind", epochs=6, lr=2e-3, adversarial_weight=0, generator_options=options))
+    told = train(ClassToy(64), ClassToy(16, seed=1), small_config(
+        tmp_path / "told", epochs=6, lr=2e-3, adversarial_weight=0,
+        generator_options={**options, "classes": 2}))
+    assert blind.history.val_pearson.max() < 0.2 < 0.7 < told.history.val_pearson.max()
+    # the checkpoint rebuilds it with its class planes; it needs the class, and one it knows
+    generator, state = xg.gan.load_generator(told.best_path)
+    assert generator.spec["classes"] == 2 and state["k"] == 4
+    item = ClassToy(2)[1]
+    images, conditions = item["image"][None], item["conditions"][None]
+    heat = generator(images, xg.gan.with_classes(generator, conditions, torch.tensor([1])))
+    assert heat[0, 0, :, 8:].mean() > heat[0, 0, :, :8].mean()  # class 1: the right half
+    with pytest.raises(ValueError, match="pass the class each map explains"):
+        xg.gan.with_classes(generator, conditions, None)
+    with pytest.raises(ValueError, match="class 2 is outside the 2 classes"):
+        xg.gan.with_classes(generator, conditions, torch.tensor([2]))
+    assert xg.gan.with_classes(blind.generator, conditions, None) is conditions
+    # the image-only ablation zeroes the class planes with the other conditions
+    image_only = build_generator("msft", 4, inputs="image", classes=2)
+    one, other = (xg.gan.with_classes(image_only, conditions, torch.tensor([c])) for c in (0, 1))
+    assert torch.equal(image_only(images, one), image_only(images, other))
+    with pytest.raises(ValueError, match="classes must be 0"):
+        build_generator("msft", 4, classes=-1)
+    three = ClassToy(8)
+    three.metadata = {"model": {"num_classes": 3}}  # as a store of a 3-class CNN records it
+    with pytest.raises(ValueError, match="2 class planes, but the stores' CNNs have up to 3"):
+        train(three, three, small_config(tmp_path / "three", epochs=1,
+                                         generator_options={**options, "classes": 2}))
+
+
 def small_config(tmp_path, **kw):
     base = dict(out_dir=tmp_path / "gan", epochs=2, batch_size=8, progress=False,
                 generator_options={"width": 8, "cond_width": 8, "cond_channels": 4})
@@ -453,6 +496,11 @@ def test_gan_explainer_from_checkpoint_runs_and_refuses_misfits(trained_explaine
         xg.gan.GANExplainer.from_checkpoint(path, k=8)
     with pytest.raises(ValueError, match="trained generator"):
         xg.explainers.get("gan")
+    # a generator that reads the class is told the target class of each map
+    told = xg.gan.GANExplainer(generator=build_generator("msft", 4, classes=2), k=4, map_size=32)
+    assert told(model, images, torch.tensor([0, 1, 1])).shape == (3, 32, 32)
+    with pytest.raises(ValueError, match="class 5 is outside the 2 classes"):
+        told(model, images, torch.tensor([0, 1, 5]))
     assert "gan" in xg.explainers.available() and "gan" not in xg.explainers.baselines()
 
 

@@ -81,6 +81,10 @@ class RunConfig:
     inputs: str = setting("both", "what the generator reads: both, or only the image or only "
                           "the conditions (the other zeroed: the ablation that measures what "
                           "each contributes)", choices=list(gan.INPUTS), group="gan")
+    condition_on_class: bool = setting(
+        False, "also tell the generator which class each map explains (one-hot planes beside "
+        "the condition maps): a teacher that treats some classes differently (Score-CAM on "
+        "some CNNs) becomes learnable", group="gan")
     augment: str = setting(_GAN.augment, "a random symmetry per training item, applied alike "
                            "to its image, conditions and teacher map: flip (left-right) or "
                            "dihedral (flips and quarter turns: only for classes that survive "
@@ -207,6 +211,7 @@ class RunConfig:
         """One GAN per generator, preset, teacher, CNNs trained on and loss set-up."""
         models = "+".join(m.replace(":", "_") for m in self.models)
         reads = "" if self.inputs == "both" else f"-{self.inputs}-only"
+        reads += "-class" if self.condition_on_class else ""
         tag = f"{self.generator}{reads}-{self.preset}-{self.teacher}-{models}"
         if self.adversarial_weight == 0 and self.objective != "faithful":
             tag += "-l1only"

@@ -18,6 +18,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
+from .gan.generators import with_classes
 from .gan.train import validate
 from .maps import pearson
 from .representation import cumulative_positions
@@ -79,12 +80,12 @@ def condition_relevance(generator: nn.Module, store: Dataset, n: int | None = No
                       disable=not progress):
         images, conditions = batch["image"].to(device), batch["conditions"].to(device)
         k = conditions.shape[1]
-        full = generator(images, conditions)[:, 0]
+        full = generator(images, with_classes(generator, conditions, batch.get("pred")))[:, 0]
         changes = []
         for j in range(k):
             removed = conditions.clone()
             removed[:, j] = 0 if mean is None else mean[j]
-            heat = generator(images, removed)[:, 0]
+            heat = generator(images, with_classes(generator, removed, batch.get("pred")))[:, 0]
             changes.append(((heat - full).abs().flatten(1).mean(1).cpu(),
                             pearson(heat, full).cpu()))
         total = torch.stack([c for c, _ in changes]).sum(0).clamp_min(1e-12)

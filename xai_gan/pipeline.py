@@ -133,9 +133,12 @@ def train_generator(config: RunConfig, out_dir: Path | None = None) -> pd.DataFr
         classifier = [str(config.checkpoint(m)) for m in config.models]
         # one CNN: a plain path, as checkpoints made before joint training record it
         classifier = classifier[0] if len(classifier) == 1 else classifier
+    options = {} if config.inputs == "both" else {"inputs": config.inputs}
+    if config.condition_on_class:  # a plane per class of the stores' CNNs
+        options["classes"] = max(s.metadata["model"]["num_classes"] for s in train_store.datasets)
     result = gan.train(train_store, val_store, gan.TrainConfig(
         out_dir=out_dir or config.gan_dir, generator=config.generator, preset=config.preset,
-        generator_options={} if config.inputs == "both" else {"inputs": config.inputs},
+        generator_options=options,
         epochs=config.gan_epochs, max_seconds=config.gan_seconds, augment=config.augment,
         l1_weight=config.l1_weight, adversarial_weight=config.adversarial_weight,
         gan_loss=config.gan_loss,

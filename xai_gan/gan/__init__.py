@@ -1,7 +1,8 @@
 """The SFT-cGAN explainer: generators, a conditional discriminator, losses and training.
 
 ``build_generator("gsft" | "lsft" | "msft" | "linear", k, preset="tiny" | "paper")`` makes a
-generator (``linear``: the baseline that mixes the condition maps);
+generator (``linear``: the baseline that mixes the condition maps; ``classes=n``: it also
+reads the explained class, :func:`with_classes`);
 ``train(train_store, val_store, TrainConfig(...))`` trains one on representation stores
 (``augment``: the paired symmetries it may train on);
 ``load_generator(path)`` rebuilds it, and ``GANExplainer`` (registered as the explainer
@@ -12,7 +13,7 @@ from .checkpoint import GENERATOR_FORMAT, generator_state, load_generator
 from .discriminator import PatchDiscriminator
 from .explainer import GANExplainer
 from .faithfulness import faithfulness_loss
-from .generators import GENERATORS, INPUTS, PRESETS, available, build_generator
+from .generators import GENERATORS, INPUTS, PRESETS, available, build_generator, with_classes
 from .losses import LOSSES, GANLoss, correlation_loss, set_requires_grad
 from .sft import SFT, ConditionNet, ResBlock, SFTResBlock
 from .train import OBJECTIVES, TrainConfig, TrainResult, train, validate
@@ -21,4 +22,4 @@ __all__ = ["AUGMENTATIONS", "ConditionNet", "GANExplainer", "GANLoss", "GENERATO
            "GENERATOR_FORMAT", "INPUTS", "LOSSES", "OBJECTIVES", "PRESETS", "PatchDiscriminator",
            "ResBlock", "SFT", "SFTResBlock", "TrainConfig", "TrainResult", "augment", "available",
            "build_generator", "correlation_loss", "faithfulness_loss", "generator_state",
-           "load_generator", "set_requires_grad", "train", "validate"]
+           "load_generator", "set_requires_grad", "train", "validate", "with_classes"]

@@ -18,6 +18,7 @@ from ..maps import resize
 from ..modules import input_transform, model_device, representation_layers
 from ..representation import cumulative_maps, layer_gradcams
 from .checkpoint import load_generator
+from .generators import with_classes
 
 
 @register("gan")
@@ -27,7 +28,8 @@ class GANExplainer(Explainer):
 
     Costs one forward and one backward pass of the CNN (its layer-wise Grad-CAMs, the
     representation the generator was trained on) plus one generator forward. ``teacher``
-    names the explainer whose maps it learned to draw (from the checkpoint).
+    names the explainer whose maps it learned to draw (from the checkpoint). A generator
+    trained on the explained class too (``classes`` in its spec) is told the target class.
 
     The CNN runs at the images' size; the generator works at its ``map_size`` (the image
     and the condition maps are resized to it) and its map is resized back to the images'
@@ -72,8 +74,8 @@ class GANExplainer(Explainer):
         if model not in self._checked:
             self._check_layers(model, images)
             self._checked.add(model)
-        conditions = cumulative_maps(layer_gradcams(model, images, targets, size=self.map_size),
-                                     self.k)
+        conditions = with_classes(self.generator, cumulative_maps(
+            layer_gradcams(model, images, targets, size=self.map_size), self.k), targets)
         self.generator.to(model_device(model))
         # explain() sees the model's normalised input; the generator learned on [0, 1] images
         transform = input_transform(model)

@@ -10,7 +10,10 @@
   image is not read). What any generator must beat to show that it adds something.
 
 ``inputs="image"`` or ``"conditions"`` zeroes the other input of any generator: the ablation
-that measures what the CNN representation (or the image) contributes.
+that measures what the CNN representation (or the image) contributes. ``classes=n`` also
+tells any generator which of n classes each map explains: n one-hot planes after the k
+condition maps (:func:`with_classes` adds them). A teacher that treats classes differently
+(Score-CAM on some CNNs) is then learnable from the class, which the Grad-CAM maps hide.
 
 Presets: ``paper`` (the published depth and width, for 64 px and a GPU) and ``tiny`` (trains
 on a 2-core CPU). Keyword arguments override a preset's entries.
@@ -159,11 +162,33 @@ def available() -> list[str]:
     return sorted(GENERATORS)
 
 
+def with_classes(generator: nn.Module, conditions: torch.Tensor,
+                 classes: torch.Tensor | None) -> torch.Tensor:
+    """The condition planes ``generator`` reads: ``conditions`` (B, k, S, S), and for a
+    generator built with ``classes=n`` also n one-hot planes of ``classes`` (B,), the class
+    each map explains. Raises ValueError when those are missing or out of its range."""
+    n = generator.spec.get("classes", 0)
+    if not n:
+        return conditions
+    if classes is None:
+        raise ValueError(f"this generator draws the map of one of {n} classes: pass the "
+                         "class each map explains")
+    classes = torch.as_tensor(classes, device=conditions.device).long()
+    if classes.min() < 0 or classes.max() >= n:
+        raise ValueError(f"class {int(classes.max())} is outside the {n} classes this "
+                         "generator was trained on (a CNN with more classes?)")
+    planes = F.one_hot(classes, n).to(conditions.dtype)[:, :, None, None]
+    return torch.cat([conditions, planes.expand(-1, -1, *conditions.shape[-2:])], 1)
+
+
 def build_generator(name: str, k: int = 8, preset: str = "tiny", image_channels: int = 3,
-                    seed: int | None = 0, inputs: str = "both", **overrides) -> nn.Module:
+                    seed: int | None = 0, inputs: str = "both", classes: int = 0,
+                    **overrides) -> nn.Module:
     """A generator by name and preset; ``overrides`` change preset entries (e.g. ``blocks``).
     ``inputs`` (``both``, ``image`` or ``conditions``) is what it reads; the other input is
-    zeroed.
+    zeroed (``image``: the class planes too, they are part of the CNN's representation).
+    ``classes`` > 0: it also reads the explained class, as that many one-hot planes after
+    the k maps (call it on :func:`with_classes`'s conditions).
 
     The returned module carries ``spec``, everything needed to rebuild it from a checkpoint.
     """
@@ -176,11 +201,14 @@ def build_generator(name: str, k: int = 8, preset: str = "tiny", image_channels:
                          f"choose from {sorted(PRESETS[name])}")
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
+    if classes < 0:
+        raise ValueError(f"classes must be 0 (not read) or the number of classes, got {classes}")
     options = {**PRESETS[name][preset], **overrides}
     with seeded(seed) if seed is not None else nullcontext():
-        generator = GENERATORS[name](k, image_channels, **options)
+        generator = GENERATORS[name](k + classes, image_channels, **options)
     if inputs != "both":
         generator.register_forward_pre_hook(_zero_input(0 if inputs == "conditions" else 1))
     generator.spec = dict(name=name, k=k, preset=preset, image_channels=image_channels,
-                          **({} if inputs == "both" else {"inputs": inputs}), **overrides)
+                          **({} if inputs == "both" else {"inputs": inputs}),
+                          **({"classes": classes} if classes else {}), **overrides)
     return generator

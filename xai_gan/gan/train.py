@@ -27,7 +27,7 @@ from .augment import AUGMENTATIONS, augment
 from .checkpoint import generator_state
 from .discriminator import PatchDiscriminator
 from .faithfulness import faithfulness_loss, saturation_barrier
-from .generators import build_generator
+from .generators import build_generator, with_classes
 from .losses import GANLoss, correlation_loss, set_requires_grad
 # changing these mid-run would make a different run: a checkpoint with others is refused
 RUN_FIELDS = ("generator", "preset", "generator_options", "batch_size", "lr", "beta1",
@@ -164,6 +164,17 @@ def _representations(store: Dataset) -> list[dict]:
             for s in _parts_of(store) if "layers" in getattr(s, "metadata", {})]
 
 
+def _check_classes(generator, store: Dataset) -> None:
+    """A generator that reads the explained class must have a plane for every class of the
+    stores' CNNs."""
+    n = generator.spec.get("classes", 0)
+    needed = [s.metadata["model"]["num_classes"] for s in _parts_of(store)
+              if "model" in getattr(s, "metadata", {})]
+    if n and needed and max(needed) > n:
+        raise ValueError(f"the generator reads {n} class planes, but the stores' CNNs have "
+                         f"up to {max(needed)} classes: build it with classes={max(needed)}")
+
+
 def _check_sources(models: list, n_train: int, n_val: int) -> None:
     """One classifier per store, and as many val stores as train stores (the same CNNs, in
     the same order)."""
@@ -192,7 +203,9 @@ def validate(generator, store: Dataset, batch_size: int = 64, device=None,
     with eval_mode(generator):
         for batch in DataLoader(store, batch_size=batch_size):
             images = batch["image"].to(device)
-            heat = generator(images, batch["conditions"].to(device)).float()
+            conditions = with_classes(generator, batch["conditions"].to(device),
+                                      batch.get("pred"))
+            heat = generator(images, conditions).float()
             if classifier is not None:
                 faith.append(len(images) * _faithfulness(
                     models, input_sizes, images, heat, batch, saturation_weight=0,
@@ -339,6 +352,7 @@ def _train(train_store, val_store, config: TrainConfig, rank: int, world: int,
     memory = torch.channels_last if channels_last else torch.contiguous_format
     parts = _build(config, shape, device, memory)
     generator, discriminator = parts.generator, parts.discriminator
+    _check_classes(generator, train_store)
     input_sizes = _input_sizes(train_store, shape["map_size"])
     if parts.classifiers:
         _check_sources(parts.classifiers, len(input_sizes), len(_parts_of(val_store)))
@@ -379,6 +393,7 @@ def _train(train_store, val_store, config: TrainConfig, rank: int, world: int,
                 [batch["image"].to(device, memory_format=memory),
                  batch["conditions"].to(device, memory_format=memory),
                  batch["teacher_map"].to(device)[:, None]], config.augment)
+            conditions = with_classes(generator, conditions, batch.get("pred"))
             with autocast:
                 fake = g_step(images, conditions)
             losses = {}

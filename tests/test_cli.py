@@ -105,9 +105,12 @@ def test_a_study_that_cannot_run_is_recorded_not_fatal(tmp_path, monkeypatch):
     monkeypatch.setenv(xg.data.FASHION_MNIST_ENV, str(tmp_path / "none"))
     config = xg.pipeline.RunConfig(run_dir=tmp_path, models=["vgg"], profile="ci",
                                    studies=["cross-architecture", "cross-dataset"])
-    results = xg.studies.run(config, {"test": xg.data.load("shapes", "test", 32, n=4)})
+    splits = {"test": xg.data.load("shapes", "test", 32, n=4)}
+    results = xg.studies.run(config, splits)
     assert "at least two --models" in results["cross-architecture"]
     assert "apt-get install dataset-fashion-mnist" in results["cross-dataset"]
+    told = xg.studies.run(config.replace(condition_on_class=True), splits)
+    assert "no meaning for" in told["cross-dataset"]
     with pytest.raises(ValueError, match="unknown studies"):
         xg.pipeline.RunConfig(studies=["nope"])
 

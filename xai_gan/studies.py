@@ -123,6 +123,10 @@ def cross_dataset(config: RunConfig, splits: dict | None = None) -> pd.DataFrame
     if config.other_dataset == config.dataset:
         raise StudySkipped(f"the cross-dataset study needs another dataset than "
                            f"{config.dataset}: set --other-dataset")
+    if config.condition_on_class:
+        raise StudySkipped("the cross-dataset study tests each GAN on the other dataset's "
+                           "classes, which a GAN told the class (--condition-on-class) has "
+                           "no meaning for")
     channels = (splits or datasets(config))["test"].channels
     other = other_dataset_config(config, channels)
     try:

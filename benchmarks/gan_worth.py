@@ -13,7 +13,8 @@ each method to Grad-CAM with its 95 % interval. The generators work at ``--map-s
 quarter of the 64 px generator's cost; the map is resized to 64 px). The run folder gets
 ``evaluation/<model>/summary.csv`` and ``report.html``, as a main job's, and
 ``gan_worth_per_image.csv``: each call replaces only the rows of the methods it scored, so
-a later call with other ``--explainers`` or ``--seeds`` adds to both. ``--seeds 1 2 3``
+a later call with other ``--explainers`` or ``--seeds`` adds to both (keep ``--n``: the
+rows of earlier calls keep their own images). ``--seeds 1 2 3``
 trains the faithful GAN and each of ``--baselines`` again with each further generator seed
 (same CNN, stores and budget, in ``gan/<tag>-seed<s>/``) and scores it as
 ``gan:<tag>-seed<s>`` (the name ``xai-gan evaluate --methods`` knows it by): the spread one

@@ -215,6 +215,12 @@ def test_a_generator_told_the_class_learns_a_teacher_that_depends_on_it(tmp_path
         xg.gan.with_classes(generator, conditions, None)
     with pytest.raises(ValueError, match="class 2 is outside the 2 classes"):
         xg.gan.with_classes(generator, conditions, torch.tensor([2]))
+    with pytest.raises(ValueError, match="class -1 is outside the 2 classes"):
+        xg.gan.with_classes(generator, conditions, torch.tensor([-1]))
+    with pytest.raises(ValueError, match="4 condition maps and 2 class planes, got 4"):
+        generator(images, conditions)
+    relevance = xg.interpret.condition_relevance(generator, ClassToy(4), progress=False)
+    assert len(relevance) == 4 * 4 and relevance.change.notna().all()
     assert xg.gan.with_classes(blind.generator, conditions, None) is conditions
     # the image-only ablation zeroes the class planes with the other conditions
     image_only = build_generator("msft", 4, inputs="image", classes=2)
@@ -222,6 +228,11 @@ def test_a_generator_told_the_class_learns_a_teacher_that_depends_on_it(tmp_path
     assert torch.equal(image_only(images, one), image_only(images, other))
     with pytest.raises(ValueError, match="classes must be 0"):
         build_generator("msft", 4, classes=-1)
+    with pytest.raises(ValueError, match="use msft, gsft or linear with classes"):
+        build_generator("lsft", 4, classes=2)
+    unnamed = ClassToy(8)
+    unnamed.metadata = {"model": {"name": "Net"}}  # a store of a CNN that records no classes
+    assert len(train(unnamed, unnamed, small_config(tmp_path / "unnamed", epochs=1)).history) == 1
     three = ClassToy(8)
     three.metadata = {"model": {"num_classes": 3}}  # as a store of a 3-class CNN records it
     with pytest.raises(ValueError, match="2 class planes, but the stores' CNNs have up to 3"):
@@ -498,7 +509,21 @@ def test_gan_explainer_from_checkpoint_runs_and_refuses_misfits(trained_explaine
         xg.explainers.get("gan")
     # a generator that reads the class is told the target class of each map
     told = xg.gan.GANExplainer(generator=build_generator("msft", 4, classes=2), k=4, map_size=32)
-    assert told(model, images, torch.tensor([0, 1, 1])).shape == (3, 32, 32)
+    with torch.no_grad():  # as if trained: at the start all class planes weigh alike
+        for param in told.generator.parameters():
+            param.add_(0.3 * torch.randn(param.shape, generator=torch.Generator().manual_seed(0)))
+    targets = torch.tensor([0, 1, 1])
+    conditions = xg.representation.cumulative_maps(
+        xg.representation.layer_gradcams(model, images, targets, size=32), 4)
+    drawn = {}
+    for name, classes in (("right", targets), ("wrong", 1 - targets)):
+        with torch.no_grad():
+            heat = told.generator(images, xg.gan.with_classes(told.generator, conditions,
+                                                                classes))[:, 0]
+        drawn[name] = heat / heat.amax((1, 2), keepdim=True)
+    heat = told(model, images, targets)
+    torch.testing.assert_close(heat, drawn["right"], atol=2e-3, rtol=0)
+    assert (heat - drawn["wrong"]).abs().amax() > 1e-3  # the planes matter
     with pytest.raises(ValueError, match="class 5 is outside the 2 classes"):
         told(model, images, torch.tensor([0, 1, 5]))
     assert "gan" in xg.explainers.available() and "gan" not in xg.explainers.baselines()

@@ -207,12 +207,16 @@ class RunConfig:
         return self.run_dir / "representations" / self.teacher / model.replace(":", "_") / split
 
     @property
+    def reads(self) -> str:
+        """What the generator reads, when not the default, as part of a folder name."""
+        return (("" if self.inputs == "both" else f"-{self.inputs}-only")
+                + ("-class" if self.condition_on_class else ""))
+
+    @property
     def gan_dir(self) -> Path:
         """One GAN per generator, preset, teacher, CNNs trained on and loss set-up."""
         models = "+".join(m.replace(":", "_") for m in self.models)
-        reads = "" if self.inputs == "both" else f"-{self.inputs}-only"
-        reads += "-class" if self.condition_on_class else ""
-        tag = f"{self.generator}{reads}-{self.preset}-{self.teacher}-{models}"
+        tag = f"{self.generator}{self.reads}-{self.preset}-{self.teacher}-{models}"
         if self.adversarial_weight == 0 and self.objective != "faithful":
             tag += "-l1only"
         if self.augment != "none":

@@ -84,8 +84,9 @@ def _transfer_study(out: Path, generators: dict[str, Path], stores: dict, seen: 
 def cross_architecture(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
     """Leave one CNN out: for each CNN of the run, train a GAN on the others' stores
     (``study_seconds`` each) and test it on every CNN's test store; writes
-    ``studies/cross-architecture/``, the GANs in its ``gan/without-<cnn>/``: never a GAN the
-    run trained on the same CNNs with another budget (two CNNs: the other CNN's own GAN)."""
+    ``studies/cross-architecture/``, the GANs in its ``gan/without-<cnn><what it reads>/``
+    (:attr:`RunConfig.reads`): never a GAN the run trained on the same CNNs with another
+    budget (two CNNs: the other CNN's own GAN)."""
     if len(config.models) < 2:
         raise StudySkipped("the cross-architecture study leaves one CNN out: give at least two "
                          "--models")
@@ -95,7 +96,7 @@ def cross_architecture(config: RunConfig, splits: dict | None = None) -> pd.Data
         others = [m for m in config.models if m != held_out]
         sub = transfer_config(config).replace(models=others, gan_seconds=config.study_seconds)
         print(f"cross-architecture: a GAN without {held_out}", flush=True)
-        gan_dir = out / "gan" / f"without-{held_out.replace(':', '_')}"
+        gan_dir = out / "gan" / f"without-{held_out.replace(':', '_')}{sub.reads}"
         train_generator(sub, gan_dir)
         generators[f"without {held_out}"] = gan_dir / "best.pt"
         seen[f"without {held_out}"] = others

@@ -158,6 +158,17 @@ def _zero_input(which: int):
     return hook
 
 
+def _expect_class_planes(k: int, classes: int):
+    """A forward pre-hook: conditions without the class planes get a clear error, not a
+    channel mismatch deep inside the generator."""
+    def hook(module, args):
+        if args[1].shape[1] != k + classes:
+            raise ValueError(f"this generator reads {k} condition maps and {classes} class "
+                             f"planes, got {args[1].shape[1]} planes: add the class planes "
+                             "with xai_gan.gan.with_classes")
+    return hook
+
+
 def available() -> list[str]:
     return sorted(GENERATORS)
 
@@ -166,16 +177,18 @@ def with_classes(generator: nn.Module, conditions: torch.Tensor,
                  classes: torch.Tensor | None) -> torch.Tensor:
     """The condition planes ``generator`` reads: ``conditions`` (B, k, S, S), and for a
     generator built with ``classes=n`` also n one-hot planes of ``classes`` (B,), the class
-    each map explains. Raises ValueError when those are missing or out of its range."""
-    n = generator.spec.get("classes", 0)
+    each map explains (any other module: ``conditions``). Raises ValueError when the classes
+    are missing or out of its range."""
+    n = getattr(generator, "spec", {}).get("classes", 0)
     if not n:
         return conditions
     if classes is None:
         raise ValueError(f"this generator draws the map of one of {n} classes: pass the "
                          "class each map explains")
     classes = torch.as_tensor(classes, device=conditions.device).long()
-    if classes.min() < 0 or classes.max() >= n:
-        raise ValueError(f"class {int(classes.max())} is outside the {n} classes this "
+    outside = classes[(classes < 0) | (classes >= n)]
+    if len(outside):
+        raise ValueError(f"class {int(outside[0])} is outside the {n} classes this "
                          "generator was trained on (a CNN with more classes?)")
     planes = F.one_hot(classes, n).to(conditions.dtype)[:, :, None, None]
     return torch.cat([conditions, planes.expand(-1, -1, *conditions.shape[-2:])], 1)
@@ -203,9 +216,14 @@ def build_generator(name: str, k: int = 8, preset: str = "tiny", image_channels:
         raise ValueError(f"k must be at least 1, got {k}")
     if classes < 0:
         raise ValueError(f"classes must be 0 (not read) or the number of classes, got {classes}")
+    if classes and name == "lsft":  # it runs one block per condition plane
+        raise ValueError("lsft gives each condition map a block of its own, so class planes "
+                         "would add a block per class: use msft, gsft or linear with classes")
     options = {**PRESETS[name][preset], **overrides}
     with seeded(seed) if seed is not None else nullcontext():
         generator = GENERATORS[name](k + classes, image_channels, **options)
+    if classes:
+        generator.register_forward_pre_hook(_expect_class_planes(k, classes))
     if inputs != "both":
         generator.register_forward_pre_hook(_zero_input(0 if inputs == "conditions" else 1))
     generator.spec = dict(name=name, k=k, preset=preset, image_channels=image_channels,

@@ -167,10 +167,12 @@ def _representations(store: Dataset) -> list[dict]:
 def _check_classes(generator, store: Dataset) -> None:
     """A generator that reads the explained class must have a plane for every class of the
     stores' CNNs."""
-    n = generator.spec.get("classes", 0)
-    needed = [s.metadata["model"]["num_classes"] for s in _parts_of(store)
-              if "model" in getattr(s, "metadata", {})]
-    if n and needed and max(needed) > n:
+    n = getattr(generator, "spec", {}).get("classes", 0)
+    if not n:
+        return
+    needed = [getattr(s, "metadata", {}).get("model", {}).get("num_classes", 0)
+              for s in _parts_of(store)]
+    if max(needed) > n:
         raise ValueError(f"the generator reads {n} class planes, but the stores' CNNs have "
                          f"up to {max(needed)} classes: build it with classes={max(needed)}")
 

@@ -11,9 +11,9 @@ is timed as a row of its own). Side by side, ``--augment none dihedral`` trains 
 randomly mirrored and turned items (``flip``: mirrored only), ``--correlation 0 20`` also with
 that weight on 1 - Pearson to the teacher beside L1, ``--condition-on-class 0 1`` also with
 the explained class as one-hot planes beside the condition maps (``-class``); a run folder
-that a smaller ``--seconds``
-finished trains on to the new budget. Per-image scores go to ``distil_per_image.csv`` in the
-run folder; a call replaces only the rows (CNN, teacher, method) it scored.
+that a smaller ``--seconds`` finished trains on to the new budget. Per-image scores go to
+``distil_per_image.csv`` in the run folder; a call replaces only the rows (CNN, teacher,
+method) it scored.
 
     python benchmarks/distil_scaling.py [--models vgg resnet] [--teachers sise scorecam]
                                         [--sizes 500 1000 2000 4000] [--n 100] [--seconds 60]
@@ -53,7 +53,7 @@ def main():
         for model_name in args.models:
             built = stores(base, splits, model_name, teacher, max(args.sizes))
             named = {name: xg.explainers.get(name) for name in ("gradcam", "copy", teacher)}
-            classes = built["train"].metadata["model"]["num_classes"]
+            classes = xg.store.num_classes(built["train"])
             for size, augment, correlation, by_class, (name, (generator, adversarial)) in (
                     itertools.product(args.sizes, args.augment, args.correlation,
                                       args.condition_on_class, GENERATORS.items())):

@@ -135,7 +135,7 @@ def train_generator(config: RunConfig, out_dir: Path | None = None) -> pd.DataFr
         classifier = classifier[0] if len(classifier) == 1 else classifier
     options = {} if config.inputs == "both" else {"inputs": config.inputs}
     if config.condition_on_class:  # a plane per class of the stores' CNNs
-        options["classes"] = max(s.metadata["model"]["num_classes"] for s in train_store.datasets)
+        options["classes"] = store.num_classes(train_store)
     result = gan.train(train_store, val_store, gan.TrainConfig(
         out_dir=out_dir or config.gan_dir, generator=config.generator, preset=config.preset,
         generator_options=options,

@@ -281,5 +281,12 @@ def combine(stores) -> CombinedStore:
     return CombinedStore(stores)
 
 
+def num_classes(store) -> int:
+    """The most classes among the CNNs a store (or each store of a combined one) was built
+    from, as their metadata records it; 0 where none is recorded."""
+    return max(getattr(s, "metadata", {}).get("model", {}).get("num_classes", 0)
+               for s in getattr(store, "datasets", [store]))
+
+
 __all__ = ["build", "RepresentationStore", "CombinedStore", "combine", "model_hash",
-           "STORE_FORMAT"]
+           "num_classes", "STORE_FORMAT"]

@@ -21,7 +21,7 @@ from .. import classifiers
 from ..io import atomic_path, exclusive, load_torch, save_torch
 from ..maps import mae, pearson, ssim
 from ..modules import bf16_autocast, eval_mode, resolve_device, seeded
-from ..store import model_hash
+from ..store import model_hash, num_classes
 from ..training import budget_spent, check_finite, check_same_run, run_epoch
 from .augment import AUGMENTATIONS, augment
 from .checkpoint import generator_state
@@ -168,13 +168,10 @@ def _check_classes(generator, store: Dataset) -> None:
     """A generator that reads the explained class must have a plane for every class of the
     stores' CNNs."""
     n = getattr(generator, "spec", {}).get("classes", 0)
-    if not n:
-        return
-    needed = [getattr(s, "metadata", {}).get("model", {}).get("num_classes", 0)
-              for s in _parts_of(store)]
-    if max(needed) > n:
+    needed = num_classes(store) if n else 0
+    if needed > n:
         raise ValueError(f"the generator reads {n} class planes, but the stores' CNNs have "
-                         f"up to {max(needed)} classes: build it with classes={max(needed)}")
+                         f"up to {needed} classes: build it with classes={needed}")
 
 
 def _check_sources(models: list, n_train: int, n_val: int) -> None:

@@ -239,18 +239,18 @@ def test_train_gan_then_evaluate_it_with_the_baselines(tmp_path, capsys):
     assert "vgg train: shard 1/2 done, others still to finish" in capsys.readouterr().out
     assert cli.main(["build-representations", *common, "--shard", "0/2"]) == 0
     assert len(xg.store.RepresentationStore(tmp_path / "representations/gradcam/vgg/train")) == 64
-    l1_flipped = ["--adversarial-weight", "0", "--augment", "flip"]
-    assert cli.main(["train-gan", *common, "--gan-epochs", "1", *l1_flipped]) == 0
-    gan_dir = tmp_path / "gan" / "msft-tiny-gradcam-vgg-l1only-flip"
+    no_adversary = ["--adversarial-weight", "0", "--augment", "flip"]
+    assert cli.main(["train-gan", *common, "--gan-epochs", "1", *no_adversary]) == 0
+    gan_dir = tmp_path / "gan" / "msft-tiny-gradcam-vgg-noadv-flip"
     assert (gan_dir / "best.pt").exists() and (gan_dir / "history.csv").exists()
     assert xg.io.load_torch(gan_dir / "last.pt")["config"]["augment"] == "flip"
-    assert cli.main(["evaluate", *common, *l1_flipped, "--n", "2",
+    assert cli.main(["evaluate", *common, *no_adversary, "--n", "2",
                      "--metrics", "iou", "ms_per_image"]) == 0
     summary = pd.read_csv(tmp_path / "evaluation" / "vgg" / "summary.csv")
     assert {"gan", "gradcam", "sise"} <= set(summary.method)
     # a GAN by its folder's tag, beside the baselines; a missing one is named
     tagged = ["evaluate", *common, "--n", "2", "--metrics", "iou", "--methods", "gradcam",
-              "gan:msft-tiny-gradcam-vgg-l1only-flip"]
+              "gan:msft-tiny-gradcam-vgg-noadv-flip"]
     assert cli.main(tagged) == 0
     summary_path = tmp_path / "evaluation" / "vgg" / "summary.csv"
     assert set(pd.read_csv(summary_path).method) == {"gradcam", tagged[-1]}
@@ -263,9 +263,9 @@ def test_train_gan_then_evaluate_it_with_the_baselines(tmp_path, capsys):
     assert cli.main(["evaluate", *common, "--methods", "gan:nope"]) == 2
     assert "gan/nope/best.pt does not exist" in capsys.readouterr().err
     # told the explained class too: a folder of its own, a plane per class of the CNN
-    by_class = [*common, *l1_flipped, "--condition-on-class"]
+    by_class = [*common, *no_adversary, "--condition-on-class"]
     assert cli.main(["train-gan", *by_class, "--gan-epochs", "1"]) == 0
-    assert xg.io.load_torch(tmp_path / "gan" / "msft-class-tiny-gradcam-vgg-l1only-flip"
+    assert xg.io.load_torch(tmp_path / "gan" / "msft-class-tiny-gradcam-vgg-noadv-flip"
                             / "best.pt")["spec"]["classes"] == 6
     assert cli.main(["evaluate", *by_class, "--n", "2", "--metrics", "iou",
                      "--methods", "gan"]) == 0

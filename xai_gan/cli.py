@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import job, pipeline, report, studies
+from . import gan, job, pipeline, report, studies
 from .config import GROUPS, RunConfig
 
 STAGES = {
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parse(argv)
         command = args.pop("command")
         result = STAGES[command][0](RunConfig(**args))
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, gan.GeneratorCollapsed) as err:
         print(f"xai-gan: error: {err}", file=sys.stderr)
         return 2
     if command == "evaluate":

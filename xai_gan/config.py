@@ -106,8 +106,16 @@ class RunConfig:
         "GAN with the other objective: distil (the paper's, drawn from the teacher) or "
         "faithful (no teacher); none for none (default: the profile's)",
         choices=[*BASELINES, "none"], group="gan")
-    l1_weight: float = setting(_GAN.l1_weight, "weight of the L1 loss to the teacher map",
-                               group="gan")
+    recipe: str = setting(_GAN.recipe, "the distillation term: cross-entropy (to the teacher "
+                          "map as a soft label, on the generator's logits: learns sparse "
+                          "teachers too) or paper (L1 to the teacher map, the published "
+                          "recipe: on teachers whose maps are mostly near 0 it can collapse "
+                          "to a constant map)", choices=list(gan.RECIPES), group="gan")
+    distil_weight: float = setting(_GAN.distil_weight, "weight of the distillation term",
+                                   group="gan")
+    correlation_weight: float = setting(
+        _GAN.correlation_weight, "weight of 1 - Pearson to the teacher map, beside the "
+        "distillation term", group="gan")
     adversarial_weight: float = setting(_GAN.adversarial_weight, "0: L1 only", group="gan")
     gan_loss: str = setting(_GAN.gan_loss, "adversarial loss", choices=list(gan.LOSSES),
                             group="gan")
@@ -217,8 +225,13 @@ class RunConfig:
         """One GAN per generator, preset, teacher, CNNs trained on and loss set-up."""
         models = "+".join(m.replace(":", "_") for m in self.models)
         tag = f"{self.generator}{self.reads}-{self.preset}-{self.teacher}-{models}"
-        if self.adversarial_weight == 0 and self.objective != "faithful":
-            tag += "-l1only"
+        if self.objective != "faithful":
+            if self.recipe != _GAN.recipe:
+                tag += f"-{self.recipe}"
+            if self.adversarial_weight == 0:
+                tag += "-noadv"
+            if self.correlation_weight:
+                tag += f"-corr{self.correlation_weight:g}"
         if self.augment != "none":
             tag += f"-{self.augment}"
         if self.objective != "distil":

@@ -1,12 +1,14 @@
 """The main job (``xai-gan run``): every stage of :mod:`xai_gan.pipeline` in order, the
 studies, then the HTML report. Each stage skips or resumes finished work, so an interrupted
-job re-run loses nothing."""
+job re-run loses nothing; a GAN that collapses is reported, not scored."""
 from __future__ import annotations
 
 import time
 from dataclasses import asdict
 
-from . import pipeline, report, studies
+import pandas as pd
+
+from . import gan, pipeline, report, studies
 from .config import RunConfig
 from .io import save_json
 from .results import record_time
@@ -25,7 +27,11 @@ def run(config: RunConfig) -> dict:
     for i, (stage, func) in enumerate(STAGES, 1):
         print(f"== {i}/{len(STAGES) + 1} {stage} ==", flush=True)
         tic = time.perf_counter()
-        results[stage] = func(config, splits)
+        try:
+            results[stage] = func(config, splits)
+        except gan.GeneratorCollapsed as err:  # recorded in its folder; the report says so
+            print(f"{stage}: the run's GAN is left out: {err}", flush=True)
+            results[stage] = pd.DataFrame()
         seconds[stage] = time.perf_counter() - tic
         record_time(config.run_dir, stage, seconds[stage])
     print(f"== {len(STAGES) + 1}/{len(STAGES) + 1} report ==", flush=True)

@@ -109,11 +109,23 @@ def build_representations(config: RunConfig, splits: dict | None = None) -> pd.D
 
 def train_gan(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
     """The stage: the run's GAN (:func:`train_generator`), then each of its
-    ``gan_baselines`` on the same stores and budget; returns the GAN's history."""
-    history = train_generator(config)
+    ``gan_baselines`` on the same stores and budget; returns the GAN's history. A generator
+    that collapses is recorded in its folder and left out of the evaluation; the others
+    still train, and the GAN's own collapse is raised after them."""
+    collapsed = None
+    try:
+        history = train_generator(config)
+    except gan.GeneratorCollapsed as err:
+        print(f"GAN: {err}", flush=True)
+        collapsed = err
     for name, baseline in config.baselines().items():
         print(f"GAN baseline {name}: {baseline.gan_dir.name}", flush=True)
-        train_generator(baseline)
+        try:
+            train_generator(baseline)
+        except gan.GeneratorCollapsed as err:
+            print(f"GAN baseline {name} is left out: {err}", flush=True)
+    if collapsed is not None:
+        raise collapsed
     return history
 
 
@@ -140,7 +152,9 @@ def train_generator(config: RunConfig, out_dir: Path | None = None) -> pd.DataFr
         out_dir=out_dir or config.gan_dir, generator=config.generator, preset=config.preset,
         generator_options=options,
         epochs=config.gan_epochs, max_seconds=config.gan_seconds, augment=config.augment,
-        l1_weight=config.l1_weight, adversarial_weight=config.adversarial_weight,
+        recipe=config.recipe, distil_weight=config.distil_weight,
+        correlation_weight=config.correlation_weight,
+        adversarial_weight=config.adversarial_weight,
         gan_loss=config.gan_loss,
         objective=config.objective, faithfulness_weight=config.faithfulness_weight,
         deletion_weight=config.deletion_weight,
@@ -163,7 +177,12 @@ def explainer(config: RunConfig, name: str) -> explainers.Explainer:
     """An explainer by name, ``gan`` and ``gan:<tag>`` included (see
     :meth:`RunConfig.gan_checkpoint`)."""
     path = config.gan_checkpoint(name)
-    return explainers.get(name) if path is None else gan.GANExplainer.from_checkpoint(path)
+    if path is None:
+        return explainers.get(name)
+    failure = gan.collapse.recorded(path.parent)
+    if failure is not None and not path.exists():
+        raise ValueError(f"{name} has no map to evaluate: {failure}")
+    return gan.GANExplainer.from_checkpoint(path)
 
 
 def _examples(model, test, named: dict, n: int = 4):

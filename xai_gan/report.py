@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import explainers
+from . import explainers, gan
 from .io import atomic_path
 from .metrics import CATEGORIES, METRICS, available
 
@@ -212,6 +212,15 @@ def headline(run_dir: str | Path, summary: dict | None = None,
     return sentences
 
 
+def collapses(run_dir: str | Path) -> list[str]:
+    """A sentence for each generator of the run that collapsed in training (it has no
+    scores: a constant map is not an explanation)."""
+    return [f"Generator {folder.name} collapsed and is not scored: {message}"
+            for folder in sorted(Path(run_dir).glob("gan/*/"))
+            if (message := gan.collapse.recorded(folder)) is not None
+            and not (folder / "best.pt").exists()]
+
+
 def _quality_cost(run_dir: Path) -> str:
     """The quality-against-cost figure (written as ``quality_cost.png``), or a note."""
     from .plotting import quality_cost
@@ -278,7 +287,8 @@ def write(config) -> Path:
              f"profile {html.escape(str(summary.get('profile')))}</p>",
              "<h2>What this run shows</h2><ul class='lead'>",
              *[f"<li>{html.escape(s, quote=False)}</li>"
-               for s in headline(run_dir, summary, config.teacher)], "</ul>",
+               for s in collapses(run_dir) + headline(run_dir, summary, config.teacher)],
+             "</ul>",
              "<p>Quality against cost: each explainer's mean over the CNNs, the GAN in red; "
              "the grey steps join the methods that no other method beats on both.</p>",
              _quality_cost(run_dir)]

@@ -29,6 +29,9 @@ def transfer_config(config: RunConfig) -> RunConfig:
 
 def _trained_gan(config: RunConfig) -> Path:
     path = config.gan_dir / "best.pt"
+    failure = gan.collapse.recorded(config.gan_dir)
+    if failure is not None and not path.exists():
+        raise StudySkipped(f"the GAN it studies collapsed: {failure}")
     if not path.exists():
         raise FileNotFoundError(f"no trained GAN {path}: run `xai-gan train-gan` first")
     return path
@@ -160,7 +163,7 @@ def run(config: RunConfig, splits: dict | None = None) -> dict:
     for name in config.studies:
         try:
             results[name] = STUDY_STAGES[name](config, splits)
-        except StudySkipped as err:
+        except (StudySkipped, gan.GeneratorCollapsed) as err:
             print(f"{name} skipped: {err}", flush=True)
             results[name] = str(err)
     return results

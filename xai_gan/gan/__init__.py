@@ -4,22 +4,27 @@
 generator (``linear``: the baseline that mixes the condition maps; ``classes=n``: it also
 reads the explained class, :func:`with_classes`);
 ``train(train_store, val_store, TrainConfig(...))`` trains one on representation stores
-(``augment``: the paired symmetries it may train on);
+(``augment``: the paired symmetries it may train on; ``recipe``: the distillation term) and
+raises :class:`GeneratorCollapsed` rather than return a generator that draws a constant map;
 ``load_generator(path)`` rebuilds it, and ``GANExplainer`` (registered as the explainer
 ``gan``) explains with it.
 """
 from .augment import AUGMENTATIONS, augment
 from .checkpoint import GENERATOR_FORMAT, generator_state, load_generator
+from .collapse import GeneratorCollapsed
 from .discriminator import PatchDiscriminator
 from .explainer import GANExplainer
 from .faithfulness import faithfulness_loss
-from .generators import GENERATORS, INPUTS, PRESETS, available, build_generator, with_classes
-from .losses import LOSSES, GANLoss, correlation_loss, set_requires_grad
+from .generators import (GENERATORS, INPUTS, PRESETS, MapGenerator, available, build_generator,
+                         with_classes)
+from .losses import (LOSSES, RECIPES, GANLoss, correlation_loss, distillation_loss,
+                     set_requires_grad)
 from .sft import SFT, ConditionNet, ResBlock, SFTResBlock
 from .train import OBJECTIVES, TrainConfig, TrainResult, train, validate
 
 __all__ = ["AUGMENTATIONS", "ConditionNet", "GANExplainer", "GANLoss", "GENERATORS",
-           "GENERATOR_FORMAT", "INPUTS", "LOSSES", "OBJECTIVES", "PRESETS", "PatchDiscriminator",
-           "ResBlock", "SFT", "SFTResBlock", "TrainConfig", "TrainResult", "augment", "available",
-           "build_generator", "correlation_loss", "faithfulness_loss", "generator_state",
-           "load_generator", "set_requires_grad", "train", "validate", "with_classes"]
+           "GENERATOR_FORMAT", "GeneratorCollapsed", "INPUTS", "LOSSES", "MapGenerator",
+           "OBJECTIVES", "PRESETS", "PatchDiscriminator", "RECIPES", "ResBlock", "SFT",
+           "SFTResBlock", "TrainConfig", "TrainResult", "augment", "available",
+           "build_generator", "correlation_loss", "distillation_loss", "faithfulness_loss",
+           "generator_state", "load_generator", "set_requires_grad", "train", "validate", "with_classes"]

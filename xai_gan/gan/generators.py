@@ -1,5 +1,9 @@
 """Generators: (image, k condition maps) -> explanation map in [0, 1], chosen by name.
 
+Every generator draws logits (:meth:`MapGenerator.draw`) and returns their sigmoid;
+``generator(image, conditions, logits=True)`` returns the logits themselves, for training
+losses that must keep a gradient where the sigmoid has saturated.
+
 - ``gsft``: the paper's global SFT generator: one condition network over all k maps feeds
   every SFT layer of a deep residual trunk at full resolution.
 - ``lsft``: the paper's local SFT generator: one (shared) condition network applied to each
@@ -41,7 +45,21 @@ PRESETS = {
 INPUTS = ("both", "image", "conditions")
 
 
-class GSFTGenerator(nn.Module):
+class MapGenerator(nn.Module):
+    """A generator: subclasses draw the map's logits; ``forward`` returns their sigmoid, or the
+    logits with ``logits=True``."""
+
+    def forward(self, image: torch.Tensor, conditions: torch.Tensor,
+                logits: bool = False) -> torch.Tensor:
+        out = self.draw(image, conditions)
+        return out if logits else torch.sigmoid(out)
+
+    def draw(self, image: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
+        """The map's logits, (B, 1, H, W)."""
+        raise NotImplementedError
+
+
+class GSFTGenerator(MapGenerator):
     """Image -> conv; ``blocks`` SFT residual blocks; SFT -> conv; long skip; conv -> map."""
 
     def __init__(self, k: int, image_channels: int = 3, width: int = 64, blocks: int = 32,
@@ -55,17 +73,17 @@ class GSFTGenerator(nn.Module):
         self.tail = nn.Sequential(nn.Conv2d(width, width, 3, padding=1), nn.ReLU(),
                                   nn.Conv2d(width, 1, 3, padding=1))
 
-    def forward(self, image: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
+    def draw(self, image: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
         condition = self.condition(conditions)
         features = self.head(image)
         out = features
         for block in self.trunk:
             out = block(out, condition)
         out = features + self.trunk_conv(self.trunk_sft(out, condition))
-        return torch.sigmoid(self.tail(out))
+        return self.tail(out)
 
 
-class LSFTGenerator(nn.Module):
+class LSFTGenerator(MapGenerator):
     """2k - 1 blocks: SFT block i (fed condition map i, deepest first) between plain residual
     blocks; the condition network is shared by the k maps."""
 
@@ -79,7 +97,7 @@ class LSFTGenerator(nn.Module):
         self.tail = nn.Sequential(nn.Conv2d(width, width, 3, padding=1), nn.ReLU(),
                                   nn.Conv2d(width, 1, 3, padding=1))
 
-    def forward(self, image: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
+    def draw(self, image: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
         b, k, h, w = conditions.shape
         per_map = self.condition(conditions.reshape(b * k, 1, h, w)).view(b, k, -1, h, w)
         features = self.head(image)
@@ -88,10 +106,10 @@ class LSFTGenerator(nn.Module):
             out = block(out, per_map[:, i])
             if i < len(self.plain_blocks):
                 out = self.plain_blocks[i](out)
-        return torch.sigmoid(self.tail(features + out))
+        return self.tail(features + out)
 
 
-class MSFTGenerator(nn.Module):
+class MSFTGenerator(MapGenerator):
     """Encoder-decoder over 3 scales (full, 1/2, 1/4) with an SFT residual block at each, the
     condition computed once at 1/2 resolution and resized per scale. The condition maps also
     reach the last 1x1 convolution directly, so a map close to one of them is easy to draw;
@@ -116,7 +134,7 @@ class MSFTGenerator(nn.Module):
             self.out.weight[:, w:] = 4.0 / k
             self.out.bias.fill_(-2.0)
 
-    def forward(self, image: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
+    def draw(self, image: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
         size = image.shape[-2:]
         c1 = self.condition(F.avg_pool2d(conditions, 2))
         c0 = F.interpolate(c1, size=size, mode="bilinear", align_corners=False)
@@ -127,10 +145,10 @@ class MSFTGenerator(nn.Module):
         d1 = F.leaky_relu(self.dec1(F.interpolate(e2, scale_factor=2.0)), 0.1) + e1
         d1 = self.sft_dec1(d1, c1)
         d0 = F.leaky_relu(self.dec0(F.interpolate(d1, scale_factor=2.0)), 0.1) + e0
-        return torch.sigmoid(self.out(torch.cat([d0, conditions], 1)))
+        return self.out(torch.cat([d0, conditions], 1))
 
 
-class LinearGenerator(nn.Module):
+class LinearGenerator(MapGenerator):
     """``sigmoid(w . conditions + b)`` per pixel; starts as the mean condition map, like MSFT's
     direct path."""
 
@@ -141,8 +159,8 @@ class LinearGenerator(nn.Module):
             self.mix.weight.fill_(4.0 / k)
             self.mix.bias.fill_(-2.0)
 
-    def forward(self, image: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.mix(conditions))
+    def draw(self, image: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
+        return self.mix(conditions)
 
 
 GENERATORS = {"gsft": GSFTGenerator, "lsft": LSFTGenerator, "msft": MSFTGenerator,

@@ -1,10 +1,44 @@
-"""Adversarial losses by name, on discriminator logits; the correlation loss to a teacher."""
+"""Adversarial losses by name, on discriminator logits; the distillation term of each recipe
+and the correlation loss to a teacher."""
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
 LOSSES = ("bce", "lsgan", "hinge")
+
+
+def _l1(logits: torch.Tensor, heat: torch.Tensor, teacher_map: torch.Tensor) -> torch.Tensor:
+    return (heat - teacher_map).abs().mean()
+
+
+def _cross_entropy(logits: torch.Tensor, heat: torch.Tensor, teacher_map: torch.Tensor
+                   ) -> torch.Tensor:
+    return F.binary_cross_entropy_with_logits(logits, teacher_map)
+
+
+# The distillation term of each training recipe, on the generator's logits. ``paper``: L1 to
+# the teacher map on the sigmoid output (the published recipe). Its gradient is the sign of
+# the error times the sigmoid's slope: where most of a sparse teacher's pixels are ~0, the
+# sign says "lower" on most pixels, Adam moves every weight at its full step in that one
+# direction, the logits run off below -10 within an epoch, the slope vanishes and the
+# generator is stuck drawing a constant. ``cross-entropy``: per-pixel cross-entropy to the
+# teacher map as a soft label, on the logits: its gradient, sigmoid(logit) - teacher, is
+# zero at the teacher's value and does not vanish on a saturated wrong pixel.
+RECIPES = {"cross-entropy": _cross_entropy, "paper": _l1}
+
+
+def distillation_loss(logits: torch.Tensor, teacher_map: torch.Tensor,
+                      recipe: str = "cross-entropy", heat: torch.Tensor | None = None
+                      ) -> torch.Tensor:
+    """The ``recipe``'s distillation term (:data:`RECIPES`) between a generator's logits and
+    the teacher's maps in [0, 1], both (B, 1, H, W). ``heat``: the logits' sigmoid where the
+    caller has it (the paper's term then shares its gradient path with the other terms')."""
+    if recipe not in RECIPES:
+        raise ValueError(f"unknown recipe {recipe!r}; choose from {list(RECIPES)}")
+    logits = logits.float()
+    heat = torch.sigmoid(logits) if heat is None else heat.float()
+    return RECIPES[recipe](logits, heat, teacher_map.float())
 
 
 class GANLoss:

@@ -25,13 +25,15 @@ from ..store import model_hash, num_classes
 from ..training import budget_spent, check_finite, check_same_run, run_epoch
 from .augment import AUGMENTATIONS, augment
 from .checkpoint import generator_state
+from . import collapse
+from .collapse import GeneratorCollapsed, describe, is_collapsed, signs, stuck
 from .discriminator import PatchDiscriminator
 from .faithfulness import faithfulness_loss, saturation_barrier
 from .generators import build_generator, with_classes
-from .losses import GANLoss, correlation_loss, set_requires_grad
+from .losses import RECIPES, GANLoss, correlation_loss, distillation_loss, set_requires_grad
 # changing these mid-run would make a different run: a checkpoint with others is refused
 RUN_FIELDS = ("generator", "preset", "generator_options", "batch_size", "lr", "beta1",
-              "augment", "objective", "l1_weight", "correlation_weight", "adversarial_weight",
+              "augment", "objective", "recipe", "distil_weight", "correlation_weight", "adversarial_weight",
               "gan_loss", "disc_width", "faithfulness_weight", "deletion_weight", "classifier",
               "seed")
 # distil: draw the teacher's map (L1, and the adversarial term unless its weight is 0);
@@ -41,8 +43,10 @@ OBJECTIVES = ("distil", "faithful", "both")
 
 @dataclass
 class TrainConfig:
-    """How to train: ``objective`` picks the terms (:data:`OBJECTIVES`), the weights scale
-    them; ``adversarial_weight=0`` distils with L1 alone (no discriminator)."""
+    """How to train: ``objective`` picks the terms (:data:`OBJECTIVES`), ``recipe`` the form of
+    the distillation term (:data:`~xai_gan.gan.losses.RECIPES`: ``cross-entropy`` on the
+    logits, or ``paper``, L1 on the map), the weights scale them; ``adversarial_weight=0``
+    distils without a discriminator."""
 
     out_dir: Path = Path("runs/gan")
     generator: str = "msft"
@@ -56,8 +60,9 @@ class TrainConfig:
     # to its image, conditions and teacher map
     augment: str = "none"
     objective: str = "distil"
-    l1_weight: float = 100.0
-    correlation_weight: float = 0.0  # 1 - Pearson to the teacher map, beside L1
+    recipe: str = "cross-entropy"
+    distil_weight: float = 100.0  # the recipe's distillation term (the paper: L1 at 100)
+    correlation_weight: float = 0.0  # 1 - Pearson to the teacher map, beside it
     adversarial_weight: float = 1.0
     gan_loss: str = "bce"
     disc_width: int = 32
@@ -79,8 +84,12 @@ class TrainConfig:
 
     def __post_init__(self):
         self.out_dir = Path(self.out_dir)
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be at least 1, got {self.epochs}")
         if self.objective not in OBJECTIVES:
             raise ValueError(f"unknown objective {self.objective!r}; choose from {OBJECTIVES}")
+        if self.recipe not in RECIPES:
+            raise ValueError(f"unknown recipe {self.recipe!r}; choose from {list(RECIPES)}")
         if self.augment not in AUGMENTATIONS:
             raise ValueError(f"unknown augmentation {self.augment!r}; choose from "
                              f"{AUGMENTATIONS}")
@@ -103,6 +112,15 @@ class TrainResult:
     history: pd.DataFrame
     best_path: Path
     last_path: Path
+
+
+def _agree(flag: bool, world: int, device) -> bool:
+    """Rank 0's ``flag`` on every rank (after a barrier: rank 0 has validated)."""
+    if world == 1:
+        return flag
+    decided = torch.tensor([float(flag)], device=device)
+    dist.broadcast(decided, 0)
+    return bool(decided.item())
 
 
 def _distributed(asked: bool) -> tuple[int, int]:
@@ -188,9 +206,9 @@ def _check_sources(models: list, n_train: int, n_val: int) -> None:
 def validate(generator, store: Dataset, batch_size: int = 64, device=None,
              classifier: torch.nn.Module | list | None = None,
              input_size: int | list | None = None, deletion_weight: float = 0.0) -> dict:
-    """Mean L1, SSIM and Pearson of the generated maps to the store's teacher maps; with a
-    ``classifier``, also ``val_faith``, the faithfulness loss (with ``deletion_weight``) run
-    at ``input_size``, what ``best.pt`` is chosen by under the faithful objective, and
+    """Mean L1, SSIM and Pearson of the generated maps to the store's teacher maps, and the
+    collapse diagnostics (:func:`~xai_gan.gan.collapse.signs`); with a ``classifier``, also
+    ``val_faith``, the faithfulness loss (with ``deletion_weight``) run at ``input_size``, what ``best.pt`` is chosen by under the faithful objective, and
     ``val_barrier``, its saturation barrier, reported apart so that the score the metrics
     measure is not mixed with a regulariser. For a combined store, ``classifier`` and
     ``input_size`` are lists, one per store, and each item is scored by its store's CNN."""
@@ -198,7 +216,7 @@ def validate(generator, store: Dataset, batch_size: int = 64, device=None,
     models, input_sizes = _as_list(classifier), _as_list(input_size)
     input_sizes = input_sizes * len(models) if len(input_sizes) == 1 else input_sizes
     scores = {"l1": [], "ssim": [], "pearson": []}
-    faith, barrier = [], []
+    faith, barrier, heats, teacher_maps = [], [], [], []
     with eval_mode(generator):
         for batch in DataLoader(store, batch_size=batch_size):
             images = batch["image"].to(device)
@@ -214,7 +232,10 @@ def validate(generator, store: Dataset, batch_size: int = 64, device=None,
             scores["l1"].append(mae(heat, teacher_map))
             scores["ssim"].append(ssim(heat, teacher_map))
             scores["pearson"].append(pearson(heat, teacher_map))
+            heats.append(heat)
+            teacher_maps.append(teacher_map)
     out = {f"val_{name}": torch.cat(values).nanmean().item() for name, values in scores.items()}
+    out.update(signs(torch.cat(heats), torch.cat(teacher_maps)))
     if classifier is not None:
         out["val_faith"] = sum(faith) / len(store)
         out["val_barrier"] = sum(barrier) / len(store)
@@ -283,6 +304,8 @@ def _resume(parts: _Parts, config: TrainConfig, shape: dict, path: Path, device,
     if "objective" not in saved:  # before objectives: a weight > 0 was the replaced GFI term
         saved["objective"] = ("distil" if not saved.get("faithfulness_weight")
                               else "distil with the replaced keep/remove term")
+    if "recipe" not in saved:  # before recipes: L1 on the map, the paper's
+        saved.update(recipe="paper", distil_weight=saved.pop("l1_weight", 100.0))
     if saved["objective"] != "distil":  # before its weight, the deletion term was always on
         saved.setdefault("deletion_weight", 1.0)
     if saved["objective"] == config.objective == "distil":  # unused by distillation
@@ -311,18 +334,20 @@ def _resume(parts: _Parts, config: TrainConfig, shape: dict, path: Path, device,
 
 def _save_epoch(parts: _Parts, config: TrainConfig, shape: dict, row: dict, progress: dict,
                 record: dict, stopped: bool) -> None:
-    """Write ``best.pt`` (when the validation score improved: the Pearson to the teacher, or
-    minus the faithfulness loss for the faithful objective), ``last.pt`` and ``history.csv``;
+    """Write ``best.pt`` (when the validation score improved, the generator not collapsed: the
+    Pearson to the teacher, or minus the faithfulness loss for the faithful objective),
+    ``last.pt`` and ``history.csv``;
     ``record`` (teacher, representations) goes into both checkpoints; ``progress`` (history,
     best) is updated in place."""
     last_path, best_path = config.out_dir / "last.pt", config.out_dir / "best.pt"
     progress["history"].append(row)
     score = -row["val_faith"] if config.objective == "faithful" else row["val_pearson"]
-    # a NaN Pearson (constant maps early on) never beats a number, but the first epoch
-    # always writes best.pt: a finished run always has a generator to load
+    # a NaN Pearson (constant maps) never beats a number, but the first sound epoch always
+    # writes best.pt: a run that finishes without one has collapsed
     score = -math.inf if math.isnan(score) else score
-    improved = score > progress["best"] or not best_path.exists()
-    progress["best"] = max(progress["best"], score)
+    improved = not row["collapsed"] and (score > progress["best"] or not best_path.exists())
+    if not row["collapsed"]:
+        progress["best"] = max(progress["best"], score)
     extra = {"epoch": row["epoch"], "val": row, **record, "train_items": shape["train_items"]}
     shape = {k: v for k, v in shape.items() if k != "train_items"}
     if improved:
@@ -338,7 +363,8 @@ def _save_epoch(parts: _Parts, config: TrainConfig, shape: dict, row: dict, prog
         pd.DataFrame(progress["history"]).to_csv(tmp, index=False)
     if config.progress:
         print(f"gan epoch {row['epoch']}: " + ", ".join(
-            f"{k} {v:.4g}" for k, v in row.items() if k not in ("epoch", "batches")), flush=True)
+            f"{k} {v:.4g}" for k, v in row.items() if k not in ("epoch", "batches", "collapsed"))
+            + (" (collapsed)" if row["collapsed"] else ""), flush=True)
 
 
 def _train(train_store, val_store, config: TrainConfig, rank: int, world: int,
@@ -394,7 +420,8 @@ def _train(train_store, val_store, config: TrainConfig, rank: int, world: int,
                  batch["teacher_map"].to(device)[:, None]], config.augment)
             conditions = with_classes(generator, conditions, batch.get("pred"))
             with autocast:
-                fake = g_step(images, conditions)
+                logits = g_step(images, conditions, logits=True)
+                fake = torch.sigmoid(logits)
             losses = {}
             if discriminator is not None:
                 set_requires_grad(discriminator, True)
@@ -409,9 +436,9 @@ def _train(train_store, val_store, config: TrainConfig, rank: int, world: int,
             with autocast:
                 loss_g = torch.zeros((), device=device)
                 if config.uses_teacher:
-                    l1 = (fake.float() - teacher_map).abs().mean()
-                    loss_g = loss_g + config.l1_weight * l1
-                    losses["l1"] = l1.item()
+                    distil = distillation_loss(logits, teacher_map, config.recipe, fake)
+                    loss_g = loss_g + config.distil_weight * distil
+                    losses["distil"] = distil.item()
                     if config.correlation_weight:
                         corr = correlation_loss(fake, teacher_map)
                         loss_g = loss_g + config.correlation_weight * corr
@@ -441,13 +468,23 @@ def _train(train_store, val_store, config: TrainConfig, rank: int, world: int,
                    **validate(generator, val_store, device=device,
                               classifier=parts.classifiers or None,
                               input_size=input_sizes, deletion_weight=config.deletion_weight)}
+            row["collapsed"] = is_collapsed(row, config.uses_teacher)
             _save_epoch(parts, config, shape, row, progress, record, result.out_of_time)
-        if world > 1:
-            dist.barrier()
+        if _agree(rank == 0 and stuck(progress["history"]), world, device):
+            break  # no sound map left to gain: stop, and fail below if there never was one
         if result.out_of_time:
             break
     if world > 1:
         dist.barrier()
-    if best_path.exists():
-        generator.load_state_dict(load_torch(best_path, map_location=device)["state"])
+    if not best_path.exists():
+        if rank == 0:
+            message = describe(progress["history"][-1], config.out_dir, config.recipe,
+                               config.uses_teacher)
+            collapse.record(config.out_dir, message)
+        else:
+            message = f"the generator in {config.out_dir} collapsed (rank 0 says how)"
+        raise GeneratorCollapsed(message)
+    if rank == 0:
+        collapse.record(config.out_dir, None)
+    generator.load_state_dict(load_torch(best_path, map_location=device)["state"])
     return TrainResult(generator.eval(), pd.DataFrame(progress["history"]), best_path, last_path)

@@ -1,0 +1,112 @@
+"""Watching for a collapsed generator: one that draws nearly the same map for every image, or
+maps no closer to the teacher's than a map that ignores the image.
+
+Each validation records the signs (:func:`signs`) in the run's history; a generator that shows
+them for :data:`PATIENCE` validations in a row, or at the end of training, without ever having
+drawn a sound map, stops the run with :class:`GeneratorCollapsed`: a constant map is an error,
+not an explanation.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from ..io import save_json
+from ..maps import mae, pearson
+
+# a generator whose maps vary across images by less than this fraction of the teacher's
+# maps' variation draws one map for all of them
+SPREAD_FLOOR = 0.05
+# validations in a row that show a collapse before the run stops (a saturated generator does
+# not recover: the gradient that would move it has vanished)
+PATIENCE = 3
+# in a run folder: what collapsed and why, so that evaluation and reports say so
+MARKER = "collapsed.json"
+
+
+class GeneratorCollapsed(RuntimeError):
+    """A generator learned a map that ignores its input; the message says what and what to
+    try."""
+
+
+def _standardised(maps: torch.Tensor) -> torch.Tensor:
+    """Each map to zero mean and unit spread, so that only its pattern counts (the explainers
+    rescale every map); a flat map (spread under 1e-6) becomes all 0."""
+    flat = maps.flatten(1)
+    std = flat.std(1, keepdim=True)
+    centred = (flat - flat.mean(1, keepdim=True)) / std.clamp_min(1e-6)
+    return torch.where(std > 1e-6, centred, 0.0)
+
+
+def signs(heat: torch.Tensor, teacher_map: torch.Tensor) -> dict:
+    """The collapse diagnostics of generated maps ``heat`` against ``teacher_map``, both (N, H,
+    W) over the validation images: ``val_spread``, the per-pixel spread (standard deviation)
+    across images of the generated maps as a fraction of the teacher maps', each map
+    standardised first (a map drawn alike for every image, or flat, has none; 1 where the
+    teacher's own maps are all alike); ``val_trivial_l1``, the L1 to the teacher maps of
+    their per-pixel median (the best map under L1 that ignores the image), and
+    ``val_trivial_pearson``, the Pearson correlation of their per-pixel mean."""
+    heat, teacher_map = heat.float(), teacher_map.float()
+    teacher_spread = _standardised(teacher_map).std(0).mean().item()
+    spread = (_standardised(heat).std(0).mean().item() / teacher_spread
+              if teacher_spread > 1e-6 else 1.0)
+    median = teacher_map.median(0).values.expand_as(teacher_map)
+    mean = teacher_map.mean(0).expand_as(teacher_map)
+    return {"val_spread": spread, "val_trivial_l1": mae(median, teacher_map).mean().item(),
+            "val_trivial_pearson": pearson(mean, teacher_map).nanmean().item()}
+
+
+def is_collapsed(row: dict, uses_teacher: bool = True) -> bool:
+    """Whether a validation ``row`` (:func:`signs` and ``val_l1``, ``val_pearson``) shows a
+    collapse: maps alike across images, or (for a generator trained on a teacher) maps no
+    better than the teacher's average on L1 and on Pearson both."""
+    if row["val_spread"] < SPREAD_FLOOR:
+        return True
+    trivial = (row["val_l1"] >= row["val_trivial_l1"]
+               and not row["val_pearson"] > row["val_trivial_pearson"])  # NaN: constant maps
+    return uses_teacher and trivial
+
+
+def stuck(history: list[dict]) -> bool:
+    """Whether the last :data:`PATIENCE` validations all showed a collapse."""
+    recent = history[-PATIENCE:]
+    return len(recent) == PATIENCE and all(row.get("collapsed") for row in recent)
+
+
+def describe(row: dict, where, recipe: str, uses_teacher: bool = True) -> str:
+    """The error message: what collapsed, its signs with their numbers, what to try."""
+    found = []
+    if row["val_spread"] < SPREAD_FLOOR:
+        found.append(f"its maps barely differ between images (spread across images "
+                     f"{row['val_spread']:.3g} of the teacher's, under {SPREAD_FLOOR})")
+    if uses_teacher and row["val_l1"] >= row["val_trivial_l1"]:
+        found.append(f"its maps are no closer to the teacher's than the teacher's average map "
+                     f"(L1 {row['val_l1']:.4f} against {row['val_trivial_l1']:.4f}, Pearson "
+                     f"{row['val_pearson']:.3f} against {row['val_trivial_pearson']:.3f})")
+    hint = ("the paper recipe's L1 term on the sigmoid saturates on teachers whose maps are "
+            "mostly near 0: train with the cross-entropy recipe (recipe='cross-entropy', "
+            "--recipe cross-entropy)" if recipe == "paper" else
+            "check that the teacher's maps are not empty or constant, then try another seed, "
+            "a lower learning rate or the correlation term (correlation_weight=1, "
+            "--correlation-weight 1)")
+    return (f"the generator in {where} collapsed: at epoch {row['epoch']} "
+            + "; ".join(found or ["it never drew a sound map"])
+            + f". No best.pt was written. What to try: {hint}.")
+
+
+def record(out_dir: Path, message: str | None) -> None:
+    """Write ``message`` as the folder's collapse record (atomic), or remove an old one when
+    ``message`` is None (the folder's generator trained soundly)."""
+    path = Path(out_dir) / MARKER
+    if message is not None:
+        save_json({"message": message}, path)
+    elif path.exists():
+        path.unlink()
+
+
+def recorded(out_dir: Path) -> str | None:
+    """The collapse message recorded in a generator's folder, if any."""
+    path = Path(out_dir) / MARKER
+    return json.loads(path.read_text())["message"] if path.exists() else None

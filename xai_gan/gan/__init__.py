@@ -27,4 +27,5 @@ __all__ = ["AUGMENTATIONS", "ConditionNet", "GANExplainer", "GANLoss", "GENERATO
            "OBJECTIVES", "PRESETS", "PatchDiscriminator", "RECIPES", "ResBlock", "SFT",
            "SFTResBlock", "TrainConfig", "TrainResult", "augment", "available",
            "build_generator", "correlation_loss", "distillation_loss", "faithfulness_loss",
-           "generator_state", "load_generator", "set_requires_grad", "train", "validate", "with_classes"]
+           "generator_state", "load_generator", "set_requires_grad", "train", "validate",
+           "with_classes"]

@@ -226,7 +226,7 @@ def test_evaluate_writes_tables_and_figures_and_skips_a_finished_model(tmp_path,
     assert "unknown explainer 'nope'" in capsys.readouterr().err
 
 
-def test_train_gan_then_evaluate_it_with_the_baselines(tmp_path, capsys):
+def test_train_gan_then_evaluate_it_with_the_baselines(tmp_path, capsys, monkeypatch):
     common = ["--run-dir", str(tmp_path), "--models", "vgg", "--k", "4", *SMALL]
     assert cli.main(["train-gan", *common]) == 2  # no stores yet: says which command makes them
     assert "xai-gan build-representations" in capsys.readouterr().err
@@ -283,6 +283,25 @@ def test_train_gan_then_evaluate_it_with_the_baselines(tmp_path, capsys):
     assert {"gan", "gan:linear", "gan:distil", "copy"} <= set(pd.read_csv(summary_path).method)
     with pytest.raises(ValueError, match="unknown GAN baselines \\['nope'\\]"):
         xg.RunConfig(gan_baselines=["nope"])
+    # a GAN that collapses: the error names it, its baselines still train, it is not scored
+    monkeypatch.setattr(xg.gan.generators.MSFTGenerator, "draw", lambda self, image, c:
+                        self.out.bias.view(1, 1, 1, 1).expand(len(image), 1, *image.shape[-2:]))
+    # (the edge map: a teacher that depends on the image, as this CNN's Grad-CAM hardly does)
+    constant = [*common, "--teacher", "edge", "--recipe", "paper", "--gan-baselines", "linear",
+                "--gan-epochs", "2"]
+    assert cli.main(["build-representations", *common, "--teacher", "edge"]) == 0
+    assert cli.main(["train-gan", *constant]) == 2
+    out, err = capsys.readouterr()
+    assert "msft-tiny-edge-vgg-paper collapsed: at epoch 2" in err
+    # linear, blind to the image, cannot draw its edges either: left out, after the GAN
+    assert "GAN baseline gan:linear is left out: the generator in" in out
+    assert xg.gan.collapse.recorded(tmp_path / "gan" / "linear-tiny-edge-vgg-paper")
+    assert cli.main(["evaluate", *constant, "--n", "2", "--metrics", "iou",
+                     "--methods", "gan"]) == 2
+    assert "gan has no map to evaluate: the generator in" in capsys.readouterr().err
+    assert [line.split(":")[0] for line in xg.report.collapses(tmp_path)] == [
+        f"Generator {name}-tiny-edge-vgg-paper collapsed and is not scored"
+        for name in ("linear", "msft")]
 
 
 def test_transfer_studies_study_a_gan_distilled_from_the_teacher(tmp_path):

@@ -26,7 +26,7 @@ from ..training import budget_spent, check_finite, check_same_run, run_epoch
 from .augment import AUGMENTATIONS, augment
 from .checkpoint import generator_state
 from . import collapse
-from .collapse import GeneratorCollapsed, describe, is_collapsed, signs, stuck
+from .collapse import GeneratorCollapsed, average_maps, describe, is_collapsed, signs, stuck
 from .discriminator import PatchDiscriminator
 from .faithfulness import faithfulness_loss, saturation_barrier
 from .generators import build_generator, with_classes
@@ -205,9 +205,11 @@ def _check_sources(models: list, n_train: int, n_val: int) -> None:
 @torch.no_grad()
 def validate(generator, store: Dataset, batch_size: int = 64, device=None,
              classifier: torch.nn.Module | list | None = None,
-             input_size: int | list | None = None, deletion_weight: float = 0.0) -> dict:
+             input_size: int | list | None = None, deletion_weight: float = 0.0,
+             average: tuple | None = None) -> dict:
     """Mean L1, SSIM and Pearson of the generated maps to the store's teacher maps, and the
-    collapse diagnostics (:func:`~xai_gan.gan.collapse.signs`); with a ``classifier``, also
+    collapse diagnostics (:func:`~xai_gan.gan.collapse.signs`, against the ``average`` maps
+    of the training store when given); with a ``classifier``, also
     ``val_faith``, the faithfulness loss (with ``deletion_weight``) run at ``input_size``, what ``best.pt`` is chosen by under the faithful objective, and
     ``val_barrier``, its saturation barrier, reported apart so that the score the metrics
     measure is not mixed with a regulariser. For a combined store, ``classifier`` and
@@ -235,7 +237,7 @@ def validate(generator, store: Dataset, batch_size: int = 64, device=None,
             heats.append(heat)
             teacher_maps.append(teacher_map)
     out = {f"val_{name}": torch.cat(values).nanmean().item() for name, values in scores.items()}
-    out.update(signs(torch.cat(heats), torch.cat(teacher_maps)))
+    out.update(signs(torch.cat(heats), torch.cat(teacher_maps), average))
     if classifier is not None:
         out["val_faith"] = sum(faith) / len(store)
         out["val_barrier"] = sum(barrier) / len(store)
@@ -398,6 +400,7 @@ def _train(train_store, val_store, config: TrainConfig, rank: int, world: int,
         if discriminator is not None:
             d_step = DistributedDataParallel(discriminator, device_ids=ids)
     criterion = GANLoss(config.gan_loss)
+    average = average_maps(train_store)  # the maps that ignore the image, for the watch
     autocast = bf16_autocast(device, config.amp)
 
     for epoch in range(progress["epoch"], config.epochs):
@@ -467,7 +470,8 @@ def _train(train_store, val_store, config: TrainConfig, rank: int, world: int,
                    **{f"train_{name}": value for name, value in result.means.items()},
                    **validate(generator, val_store, device=device,
                               classifier=parts.classifiers or None,
-                              input_size=input_sizes, deletion_weight=config.deletion_weight)}
+                              input_size=input_sizes, deletion_weight=config.deletion_weight,
+                              average=average)}
             row["collapsed"] = is_collapsed(row, config.uses_teacher)
             _save_epoch(parts, config, shape, row, progress, record, result.out_of_time)
         if _agree(rank == 0 and stuck(progress["history"]), world, device):

@@ -19,10 +19,10 @@ import xai_gan as xg
 
 TEACHERS = ["gradcam", "gradcam++", "lrp", "gradcam-lrp", "scorecam", "top-5%"]
 CNNS = ["vgg", "mobilenet"]
-MAP_SIZE, EPOCHS = 16, 6
+MAP_SIZE, EPOCHS = 16, 4
 # training and validation images per cell; Score-CAM runs the CNN once per channel of its
 # layer (about 0.3 s per image here), so its cells are smaller
-SIZES = {"default": (128, 48), "scorecam": (48, 24)}
+SIZES = {"default": (64, 32), "scorecam": (32, 16)}
 
 
 class TopFivePercent(torch.utils.data.Dataset):
@@ -46,8 +46,8 @@ def cnns(shapes_cnn, tmp_path_factory):
     """The session's VGG and a MobileNet (trained briefly: its maps are a teacher's whatever
     its accuracy), with the images to explain."""
     mobilenet = xg.classifiers.build("mobilenet", 6, seed=0)
-    xg.classifiers.train(mobilenet, xg.data.load("shapes", "train", 64, n=1000, seed=0),
-                         epochs=3, batch_size=32, progress=False)
+    xg.classifiers.train(mobilenet, xg.data.load("shapes", "train", 64, n=600, seed=0),
+                         epochs=2, batch_size=32, progress=False)
     items = xg.data.load("shapes", "val", 64, n=sum(SIZES["default"]), seed=0)
     return {"vgg": shapes_cnn[0], "mobilenet": mobilenet.eval()}, items
 
@@ -64,7 +64,7 @@ def stores(model, items, teacher: str, root: Path) -> tuple:
 
 def best_pearson(generator: str, train, val, out: Path) -> float | None:
     """Its best validation Pearson, or None when it stopped with the collapse error."""
-    config = xg.gan.TrainConfig(out_dir=out, generator=generator, epochs=EPOCHS, batch_size=16,
+    config = xg.gan.TrainConfig(out_dir=out, generator=generator, epochs=EPOCHS, batch_size=8,
                                 seed=0, progress=False)
     try:
         return xg.gan.train(train, val, config).history.val_pearson.max()

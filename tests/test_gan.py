@@ -346,8 +346,10 @@ def test_an_interrupted_run_resumes_to_the_same_result(tmp_path, interrupting):
     config = small_config(tmp_path / "a", epochs=3)
     train(ToyStore(32), ToyStore(8, seed=1), config)
     resumed_config = small_config(tmp_path / "b", epochs=3)
-    with pytest.raises(KeyboardInterrupt):  # killed during the second epoch
-        train(interrupting(ToyStore(32), after=32 + 12), ToyStore(8, seed=1), resumed_config)
+    with pytest.raises(KeyboardInterrupt):  # killed during the second epoch (the collapse
+        # watch reads the 32 training items once first, for their average map)
+        train(interrupting(ToyStore(32), after=32 + 32 + 12), ToyStore(8, seed=1),
+              resumed_config)
     assert xg.io.load_torch(resumed_config.out_dir / "last.pt")["epoch"] == 1
     resumed = train(ToyStore(32), ToyStore(8, seed=1), resumed_config)
     assert list(resumed.history.epoch) == [1, 2, 3]

@@ -59,7 +59,8 @@ def signs(heat: torch.Tensor, teacher_map: torch.Tensor, average: tuple | None =
     standardised first (a map drawn alike for every image, or flat, has none; 1 where the
     teacher's own maps are all alike, or there is one image); ``val_trivial_l1`` and
     ``val_trivial_pearson``, the L1 of the median map and the Pearson of the mean map
-    ``average`` (:func:`average_maps` of the training store; default: of these maps)."""
+    ``average`` (:func:`average_maps` of the training store; default: of these maps; 1 where
+    the teacher's maps are all alike)."""
     heat, teacher_map = heat.float(), teacher_map.float()
     teacher_spread = (_standardised(teacher_map).std(0).mean().item()
                       if len(teacher_map) > 1 else 0.0)
@@ -67,10 +68,12 @@ def signs(heat: torch.Tensor, teacher_map: torch.Tensor, average: tuple | None =
               if teacher_spread > 1e-6 else 1.0)
     median, mean = average if average is not None else (teacher_map.median(0).values,
                                                         teacher_map.mean(0))
+    # teacher maps all alike are their own average (Pearson 1, not undefined)
+    trivial_pearson = (pearson(mean.expand_as(teacher_map), teacher_map).nanmean().item()
+                       if teacher_spread > 1e-6 else 1.0)
     return {"val_spread": spread,
             "val_trivial_l1": mae(median.expand_as(teacher_map), teacher_map).mean().item(),
-            "val_trivial_pearson": pearson(mean.expand_as(teacher_map),
-                                           teacher_map).nanmean().item()}
+            "val_trivial_pearson": trivial_pearson}
 
 
 def is_collapsed(row: dict, uses_teacher: bool = True) -> bool:
@@ -82,8 +85,7 @@ def is_collapsed(row: dict, uses_teacher: bool = True) -> bool:
         return True
     trivial = (row["val_l1"] >= row["val_trivial_l1"]
                and not row["val_pearson"] > row["val_trivial_pearson"])  # NaN: constant maps
-    # NaN: the teacher's maps are all one map (an empty teacher), which nothing can beat
-    return uses_teacher and trivial and row["val_trivial_pearson"] < AVERAGE_CEILING
+    return uses_teacher and trivial and not row["val_trivial_pearson"] >= AVERAGE_CEILING
 
 
 def stuck(history: list[dict]) -> bool:

@@ -93,15 +93,15 @@ def assert_waits_for_lock(lock_path, run, watched: Watched):
 # The files that `make test`'s two workers (one file at a time, in this order) take first.
 # Notebook 01 trains the notebooks' CNN and 02 builds their stores and GAN, so they come first,
 # one after the other, while the other worker runs what needs none of it (test_explainers
-# trains the tests' CNN); then the longest notebooks, so that no worker is left with a long
-# file at the end. Out of order, the run is still right (the notebooks take turns through
+# trains the tests' CNN); then the longest notebooks and the teacher x CNN matrix, so that no
+# worker is left with a long file at the end. Out of order, the run is still right (the notebooks take turns through
 # file locks), only slower: a notebook that needs the GAN would wait for it.
 FIRST = ["notebooks/01_representations.ipynb", "tests/test_explainers.py",
          "notebooks/02_train_gan.ipynb", "notebooks/00_quickstart.ipynb",
          "notebooks/02b_distillation.ipynb", "notebooks/08_your_own_model.ipynb",
          "notebooks/04_quantitative.ipynb", "notebooks/06_generalisation.ipynb",
          "notebooks/05_interpret_the_gan.ipynb", "notebooks/03_qualitative.ipynb",
-         "notebooks/07_explorer.ipynb"]
+         "notebooks/07_explorer.ipynb", "tests/test_distillation.py"]
 
 
 def pytest_collection_modifyitems(config, items):

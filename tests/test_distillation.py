@@ -22,7 +22,7 @@ CNNS = ["vgg", "mobilenet"]
 MAP_SIZE, EPOCHS = 16, 4
 # training and validation images per cell; Score-CAM runs the CNN once per channel of its
 # layer (about 0.3 s per image here), so its cells are smaller
-SIZES = {"default": (64, 32), "scorecam": (32, 16)}
+SIZES = {"default": (48, 24), "scorecam": (24, 12)}
 
 
 class TopFivePercent(torch.utils.data.Dataset):

@@ -33,10 +33,11 @@ from .generators import build_generator, with_classes
 from .losses import RECIPES, GANLoss, correlation_loss, distillation_loss, set_requires_grad
 # changing these mid-run would make a different run: a checkpoint with others is refused
 RUN_FIELDS = ("generator", "preset", "generator_options", "batch_size", "lr", "beta1",
-              "augment", "objective", "recipe", "distil_weight", "correlation_weight", "adversarial_weight",
-              "gan_loss", "disc_width", "faithfulness_weight", "deletion_weight", "classifier",
-              "seed")
-# distil: draw the teacher's map (L1, and the adversarial term unless its weight is 0);
+              "augment", "objective", "recipe", "distil_weight", "correlation_weight",
+              "adversarial_weight", "gan_loss", "disc_width", "faithfulness_weight",
+              "deletion_weight", "classifier", "seed")
+# distil: draw the teacher's map (the recipe's term, and the adversarial one unless its
+# weight is 0);
 # faithful: no teacher, the faithfulness objective through the frozen CNN; both: all terms
 OBJECTIVES = ("distil", "faithful", "both")
 
@@ -209,10 +210,10 @@ def validate(generator, store: Dataset, batch_size: int = 64, device=None,
              average: tuple | None = None) -> dict:
     """Mean L1, SSIM and Pearson of the generated maps to the store's teacher maps, and the
     collapse diagnostics (:func:`~xai_gan.gan.collapse.signs`, against the ``average`` maps
-    of the training store when given); with a ``classifier``, also
-    ``val_faith``, the faithfulness loss (with ``deletion_weight``) run at ``input_size``, what ``best.pt`` is chosen by under the faithful objective, and
-    ``val_barrier``, its saturation barrier, reported apart so that the score the metrics
-    measure is not mixed with a regulariser. For a combined store, ``classifier`` and
+    of the training store when given); with a ``classifier``, also ``val_faith``, the
+    faithfulness loss (with ``deletion_weight``) run at ``input_size``, what ``best.pt`` is
+    chosen by under the faithful objective, and ``val_barrier``, its saturation barrier,
+    reported apart so that the score the metrics measure is not mixed with a regulariser. For a combined store, ``classifier`` and
     ``input_size`` are lists, one per store, and each item is scored by its store's CNN."""
     device = device or next(generator.parameters()).device
     models, input_sizes = _as_list(classifier), _as_list(input_size)

@@ -180,7 +180,7 @@ def explainer(config: RunConfig, name: str) -> explainers.Explainer:
     if path is None:
         return explainers.get(name)
     failure = gan.collapse.recorded(path.parent)
-    if failure is not None and not path.exists():
+    if failure is not None:
         raise ValueError(f"{name} has no map to evaluate: {failure}")
     return gan.GANExplainer.from_checkpoint(path)
 

@@ -217,8 +217,7 @@ def collapses(run_dir: str | Path) -> list[str]:
     scores: a constant map is not an explanation)."""
     return [f"Generator {folder.name} collapsed and is not scored: {message}"
             for folder in sorted(Path(run_dir).glob("gan/*/"))
-            if (message := gan.collapse.recorded(folder)) is not None
-            and not (folder / "best.pt").exists()]
+            if (message := gan.collapse.recorded(folder)) is not None]
 
 
 def _quality_cost(run_dir: Path) -> str:

@@ -30,7 +30,7 @@ def transfer_config(config: RunConfig) -> RunConfig:
 def _trained_gan(config: RunConfig) -> Path:
     path = config.gan_dir / "best.pt"
     failure = gan.collapse.recorded(config.gan_dir)
-    if failure is not None and not path.exists():
+    if failure is not None:
         raise StudySkipped(f"the GAN it studies collapsed: {failure}")
     if not path.exists():
         raise FileNotFoundError(f"no trained GAN {path}: run `xai-gan train-gan` first")

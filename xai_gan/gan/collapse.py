@@ -128,6 +128,7 @@ def record(out_dir: Path, message: str | None) -> None:
 
 
 def recorded(out_dir: Path) -> str | None:
-    """The collapse message recorded in a generator's folder, if any."""
+    """The collapse message recorded in a generator's folder, if any (there is then no
+    ``best.pt``: a sound run removes the record)."""
     path = Path(out_dir) / MARKER
     return json.loads(path.read_text())["message"] if path.exists() else None

@@ -172,7 +172,7 @@ def test_real_fashion_mnist_from_debian():
 # ----------------------------------------------------------------------------- cifar10
 
 def write_cifar(root: Path, per_batch: int = 4) -> dict:
-    folder = root / data.CIFAR10_FOLDER
+    folder = root / data.archives.CIFAR10_FOLDER
     folder.mkdir(parents=True)
     rng = np.random.default_rng(1)
     batches = {}
@@ -204,7 +204,7 @@ def test_cifar10_reads_python_batches(tmp_path):
 def test_cifar10_resized_when_read_gives_the_same_pixels(tmp_path, monkeypatch):
     write_cifar(tmp_path)
     up_front = xg.data.load("cifar10", "test", 224, root=tmp_path)
-    monkeypatch.setattr(data, "RESIZE_UP_FRONT_BYTES", 0)  # as for the full set at 224 px
+    monkeypatch.setattr(data.common, "RESIZE_UP_FRONT_BYTES", 0)  # as for the full set at 224 px
     when_read = xg.data.load("cifar10", "test", 224, root=tmp_path)
     assert when_read.images.shape[1] == 32 and up_front.images.shape[1] == 224
     for i in range(4):
@@ -460,6 +460,6 @@ def test_sample_photos_refuses_foreign_folders_and_missing_skimage(tmp_path, mon
     (tmp_path / "mine.txt").write_text("keep me")
     with pytest.raises(FileExistsError, match="not written by sample_photos"):
         data.sample_photos(tmp_path)
-    monkeypatch.setattr(data.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(data.photos.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ImportError, match="pip install scikit-image"):
         data.sample_photos(tmp_path / "new")

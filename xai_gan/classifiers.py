@@ -26,44 +26,68 @@ from .modules import (TORCHVISION_PREFIX, conv_layers, count_parameters, eval_mo
                       set_input_transform)
 from .training import budget_spent, check_finite, check_same_run, run_epoch
 from .zoo import ZOO
+from . import efficientnet
+
+# Architectures defined here that are not zoo models: full-size, with offline weights
+ARCHITECTURES = {"efficientnet_lite0": efficientnet.efficientnet_lite0}
+OFFLINE_WEIGHTS = {"efficientnet_lite0": {"imagenet": (efficientnet.imagenet_state,
+                                                        efficientnet.MEAN, efficientnet.STD)}}
 
 CHECKPOINT_FORMAT = "xai-gan-classifier/1"
 
 
 def available() -> list[str]:
     """Names accepted by :func:`build` (plus ``torchvision:<any classification model>``)."""
-    return sorted(ZOO)
+    return sorted([*ZOO, *ARCHITECTURES])
 
 
 def build(name: str, num_classes: int = 10, in_channels: int = 3, weights=None,
-          seed: int | None = None, mean=None, std=None) -> nn.Module:
+          seed: int | None = None, mean=None, std=None, *, load_weights: bool = True
+          ) -> nn.Module:
     """Build a classifier by name.
 
     Parameters
     ----------
     name : str
-        A zoo name (``vgg``, ``resnet``, ``mobilenet``, ``densenet``, ``inception``) or
-        ``torchvision:<model>`` for any torchvision classification model.
+        A zoo name (``vgg``, ``resnet``, ``mobilenet``, ``densenet``, ``inception``),
+        ``efficientnet_lite0``, or ``torchvision:<model>`` for any torchvision classification
+        model.
     num_classes, in_channels : int
     weights : str or torchvision WeightsEnum, optional
-        torchvision models only: passed to ``torchvision.models.get_model`` (needs internet
-        the first time). The head is then replaced for ``num_classes`` and, for
-        ``in_channels != 3``, the stem's filters are averaged over colour channels. The
-        model then normalises its input with the weights' mean and std.
+        ``"imagenet"`` for ``efficientnet_lite0``: ImageNet weights from an installed package,
+        offline. For torchvision models: passed to ``torchvision.models.get_model`` (needs
+        internet the first time). A ``num_classes`` other than the weights' replaces the
+        head (for fine-tuning); for ``in_channels != 3`` the stem's filters are averaged over
+        colour channels. The model then normalises its input with the weights' mean and std,
+        and :func:`class_names` knows its classes.
     seed : int, optional
         Seed of the random initialisation (the global RNG is left untouched).
     mean, std : sequence of float, optional
         Per-channel input normalisation the model applies to its [0, 1] input (default: the
         weights', else none).
+    load_weights : bool
+        False builds the architecture that ``weights`` describe (and records them) without
+        loading them: what :func:`load_checkpoint` does before loading its own.
     """
     if seed is not None:
         with seeded(seed):
-            return build(name, num_classes, in_channels, weights, mean=mean, std=std)
+            return build(name, num_classes, in_channels, weights, mean=mean, std=std,
+                         load_weights=load_weights)
     if name.startswith(TORCHVISION_PREFIX):
         arch = name[len(TORCHVISION_PREFIX):]
-        model = _torchvision(arch, num_classes, in_channels, weights)
+        model = _torchvision(arch, num_classes, in_channels, weights if load_weights else None)
+        if weights is not None and not load_weights and in_channels == 3 and hasattr(
+                model, "transform_input"):
+            model.transform_input = True  # what inception_v3's ImageNet weights switch on
+        if weights is not None:
+            weights = str(_weights_enum(arch, weights)).split(".")[-1]  # e.g. IMAGENET1K_V1
+            if mean is None:
+                mean, std = _weights_normalisation(arch, weights, in_channels)
+    elif name in ARCHITECTURES:
+        model = _offline(name, num_classes, in_channels, weights, load_weights)
         if weights is not None and mean is None:
-            mean, std = _weights_normalisation(arch, weights, in_channels)
+            mean, std = OFFLINE_WEIGHTS[name][weights][1:]
+            mean, std = _for_channels(list(mean), list(std), in_channels)
     elif name in ZOO:
         if weights is not None:
             raise ValueError(f"zoo model {name!r} has no pretrained weights")
@@ -72,6 +96,8 @@ def build(name: str, num_classes: int = 10, in_channels: int = 3, weights=None,
         raise ValueError(f"unknown classifier {name!r}: choose from {available()} "
                          f"or '{TORCHVISION_PREFIX}<name>' (e.g. torchvision:resnet18)")
     model.xai_gan_spec = {"name": name, "num_classes": num_classes, "in_channels": in_channels}
+    if weights is not None:
+        model.xai_gan_spec["weights"] = weights
     if (mean is None) != (std is None):
         raise ValueError("give both mean and std, or neither")
     if mean is not None:
@@ -84,16 +110,75 @@ def build(name: str, num_classes: int = 10, in_channels: int = 3, weights=None,
     return model
 
 
-def _weights_normalisation(arch: str, weights, in_channels: int) -> tuple[list, list]:
-    """The mean and std the ``weights`` were trained with, averaged for grey input."""
+def _weights_enum(arch: str, weights):
     import torchvision
 
-    enum = torchvision.models.get_model_weights(arch).verify(weights)
-    preset = enum.transforms()
-    mean, std = list(preset.mean), list(preset.std)
-    if in_channels != 3:
+    return torchvision.models.get_model_weights(arch).verify(weights)
+
+
+def _for_channels(mean: list, std: list, in_channels: int) -> tuple[list, list]:
+    if in_channels != 3:  # grey input: the colour statistics averaged
         mean, std = [sum(mean) / 3] * in_channels, [sum(std) / 3] * in_channels
     return mean, std
+
+
+def _weights_normalisation(arch: str, weights, in_channels: int) -> tuple[list, list]:
+    """The mean and std the ``weights`` were trained with, averaged for grey input."""
+    preset = _weights_enum(arch, weights).transforms()
+    return _for_channels(list(preset.mean), list(preset.std), in_channels)
+
+
+def _offline(name: str, num_classes: int, in_channels: int, weights, load: bool) -> nn.Module:
+    """An architecture defined here, with its offline ``weights`` loaded when asked."""
+    if weights is not None and weights not in OFFLINE_WEIGHTS.get(name, {}):
+        raise ValueError(f"{name} has no offline weights {weights!r}: choose from "
+                         f"{sorted(OFFLINE_WEIGHTS.get(name, {}))}, or weights=None")
+    if weights is None:
+        return ARCHITECTURES[name](num_classes, in_channels)
+    state = OFFLINE_WEIGHTS[name][weights][0]() if load else None
+    model = ARCHITECTURES[name](len(state["head.bias"]) if load else num_classes, 3)
+    if load:
+        model.load_state_dict(state)
+        if num_classes != model.head.out_features:  # a new head, for fine-tuning
+            model.head = nn.Linear(model.head.in_features, num_classes)
+    if in_channels != 3:
+        _stem_for_channels(model, name, in_channels)
+    return model
+
+
+def _stem_for_channels(model: nn.Module, name: str, in_channels: int) -> None:
+    """Replace a pretrained model's first convolution by one for ``in_channels`` inputs whose
+    filters are the colour filters averaged: grey input gets the response its colour version
+    would have got."""
+    stem_name, stem = conv_layers(model, image_size=example_size(name))[0]
+    new = type(stem)(in_channels, stem.out_channels, stem.kernel_size, stem.stride,
+                     stem.padding, stem.dilation, stem.groups, stem.bias is not None)
+    with torch.no_grad():
+        new.weight.copy_(stem.weight.mean(1, keepdim=True).expand_as(new.weight)
+                         * 3 / in_channels)
+        if stem.bias is not None:
+            new.bias.copy_(stem.bias)
+    _set_module(model, stem_name, new)
+
+
+def class_names(model: nn.Module) -> list[str]:
+    """The names of the model's output classes: its weights' (ImageNet for
+    ``weights="imagenet"`` or torchvision weights, when the head was kept), else
+    ``["class 0", ...]``."""
+    spec = getattr(model, "xai_gan_spec", {})
+    weights, name, n = spec.get("weights"), spec.get("name", ""), spec.get("num_classes")
+    if weights is not None:
+        if name.startswith(TORCHVISION_PREFIX):
+            names = _weights_enum(name[len(TORCHVISION_PREFIX):], weights).meta["categories"]
+        else:
+            from .data import imagenet_classes
+
+            names = imagenet_classes()
+        if len(names) == n:
+            return list(names)
+    if n is None:
+        n = [m for m in model.modules() if isinstance(m, nn.Linear)][-1].out_features
+    return [f"class {i}" for i in range(n)]
 
 
 def _set_module(model: nn.Module, name: str, module: nn.Module) -> None:
@@ -120,15 +205,7 @@ def _torchvision(arch: str, num_classes: int, in_channels: int, weights) -> nn.M
             if hasattr(model, aux):
                 setattr(model, aux, None)
     if in_channels != 3:
-        stem_name, stem = conv_layers(model, image_size=example_size(TORCHVISION_PREFIX + arch))[0]
-        new = nn.Conv2d(in_channels, stem.out_channels, stem.kernel_size, stem.stride,
-                        stem.padding, stem.dilation, stem.groups, stem.bias is not None)
-        with torch.no_grad():  # pretrained colour filters -> the same response to grey input
-            new.weight.copy_(stem.weight.mean(1, keepdim=True).expand_as(new.weight)
-                             * 3 / in_channels)
-            if stem.bias is not None:
-                new.bias.copy_(stem.bias)
-        _set_module(model, stem_name, new)
+        _stem_for_channels(model, TORCHVISION_PREFIX + arch, in_channels)
         if hasattr(model, "transform_input"):  # inception_v3's ImageNet re-normalisation
             model.transform_input = False
     return model
@@ -306,7 +383,7 @@ def load_checkpoint(path: str | Path, model: nn.Module | None = None, device=Non
         raise ValueError(f"{path} is not an xai-gan classifier checkpoint")
     spec = state["spec"]
     if model is None:
-        model = build(**spec)
+        model = build(**spec, load_weights=False)
     elif getattr(model, "xai_gan_spec", spec) != spec:
         raise ValueError(f"checkpoint {path} holds {spec}, but the model is "
                          f"{model.xai_gan_spec}")
@@ -319,5 +396,5 @@ def load_checkpoint(path: str | Path, model: nn.Module | None = None, device=Non
     return state
 
 
-__all__ = ["available", "build", "conv_layers", "train", "evaluate", "predict", "save_checkpoint",
+__all__ = ["available", "build", "class_names", "conv_layers", "train", "evaluate", "predict", "save_checkpoint",
            "load_checkpoint", "count_parameters"]

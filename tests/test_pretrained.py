@@ -33,7 +33,7 @@ def test_the_weights_map_onto_every_parameter_and_buffer():
     assert set(mapped) == set(own) and len(mapped) == len(raw) == 296
     assert all(mapped[k].shape == own[k].shape for k in own)
     # spot checks, layer by layer: the depthwise filter of block 5, the head, the classifier
-    assert torch.equal(mapped["features.6.depthwise.0.weight"],
+    assert torch.equal(mapped["features.6.block.depthwise.0.weight"],
                        raw["_blocks.5._depthwise_conv.weight"])
     assert torch.equal(mapped["features.17.1.running_var"], raw["_bn1.running_var"])
     assert torch.equal(mapped["head.weight"], raw["_fc.weight"])
@@ -66,8 +66,8 @@ def test_the_imagenet_model_knows_its_photos(imagenet_net, photo_batch):
 def test_a_smaller_head_keeps_the_features_and_a_checkpoint_restores_it(imagenet_net, tmp_path):
     net = xg.classifiers.build("efficientnet_lite0", 6, weights="imagenet", seed=0)
     assert net.head.out_features == 6
-    assert torch.equal(net.features[9].depthwise[0].weight,
-                       imagenet_net.features[9].depthwise[0].weight)
+    assert torch.equal(net.features[9].block.depthwise[0].weight,
+                       imagenet_net.features[9].block.depthwise[0].weight)
     assert xg.classifiers.class_names(net) == [f"class {i}" for i in range(6)]
     xg.classifiers.save_checkpoint(tmp_path / "net.pt", net)
     loaded = xg.classifiers.load_checkpoint(tmp_path / "net.pt")["model"]
@@ -155,3 +155,34 @@ def test_read_image_keeps_the_aspect_ratio_and_crops_the_centre(tmp_path):
     (tmp_path / "broken.jpg").write_bytes(b"not a jpeg")
     with pytest.raises(OSError, match="cannot read image .*broken.jpg"):
         xg.data.read_image(tmp_path / "broken.jpg", 32)
+
+
+# ----------------------------------------------------------------------------- explainers
+
+@pytest.mark.parametrize("method", sorted(set(xg.explainers.baselines()) - {"scorecam", "sise",
+                                                                             "gfi"}))
+def test_every_quick_explainer_draws_a_map_on_the_pretrained_cnn(imagenet_net, photos, method):
+    """Depthwise convolutions, ReLU6 and TensorFlow padding: a finite map with contrast, or a
+    refusal that names why. Score-CAM, SISE and GFI (a minute or more per image at 224 px on a
+    CPU) run in the benchmark, not here."""
+    images = torch.stack([photos[i]["image"] for i in (0, 7)])
+    images = F.interpolate(images, size=96, mode="bilinear", antialias=True)
+    heat = xg.explainers.get(method)(imagenet_net, images, torch.tensor([photos.labels[0],
+                                                                          photos.labels[7]]))
+    assert heat.shape == (2, 96, 96) and torch.isfinite(heat).all()
+    if method != "centre":
+        assert (heat.flatten(1).std(1) > 1e-3).all()
+
+
+def test_lrp_canonizers_leave_the_output_unchanged(imagenet_net, photo_batch):
+    """The batch-norm merges and the skip sums routed through zennit's Sum change nothing
+    in the forward pass."""
+    from zennit.core import Composite
+
+    images = photo_batch[0][:2]
+    with torch.no_grad(), xg.modules.eval_mode(imagenet_net):
+        before = imagenet_net(images)
+        with Composite(canonizers=xg.explainers.lrp.canonizers_for(imagenet_net)).context(
+                imagenet_net) as canonized:
+            after = canonized(images)
+    torch.testing.assert_close(after, before, atol=1e-4, rtol=1e-4)  # 0.19 with zennit's merge

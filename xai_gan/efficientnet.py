@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+from collections import OrderedDict
 from pathlib import Path
 
 import torch
@@ -49,24 +50,27 @@ def conv_bn_act(cin: int, cout: int, kernel: int = 1, stride: int = 1, groups: i
                 act: bool = True) -> nn.Sequential:
     layers = [SameConv2d(cin, cout, kernel, stride, groups=groups, bias=False),
               nn.BatchNorm2d(cout, eps=1e-3)]
-    return nn.Sequential(*layers, nn.ReLU6(inplace=True)) if act else nn.Sequential(*layers)
+    return nn.Sequential(*layers, nn.ReLU6()) if act else nn.Sequential(*layers)
 
 
 class MBConv(nn.Module):
-    """Inverted residual block: 1x1 expansion, depthwise convolution, linear 1x1 projection,
-    with an identity skip where the shape allows."""
+    """Inverted residual block: 1x1 expansion (none in the first block), depthwise
+    convolution, linear 1x1 projection, with an identity skip where the shape allows.
+    ``block`` and ``use_res_connect`` are named as in torchvision's MBConv, so the LRP
+    canonizer that routes its skip sum through a relevance-splitting module fits both."""
 
     def __init__(self, cin: int, cout: int, kernel: int, stride: int, expand: int):
         super().__init__()
         hidden = cin * expand
-        self.expand = conv_bn_act(cin, hidden) if expand != 1 else nn.Identity()
-        self.depthwise = conv_bn_act(hidden, hidden, kernel, stride, groups=hidden)
-        self.project = conv_bn_act(hidden, cout, act=False)
-        self.residual = stride == 1 and cin == cout
+        layers = {"expand": conv_bn_act(cin, hidden)} if expand != 1 else {}
+        layers["depthwise"] = conv_bn_act(hidden, hidden, kernel, stride, groups=hidden)
+        layers["project"] = conv_bn_act(hidden, cout, act=False)
+        self.block = nn.Sequential(OrderedDict(layers))
+        self.use_res_connect = stride == 1 and cin == cout
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.project(self.depthwise(self.expand(x)))
-        return x + out if self.residual else out
+        out = self.block(x)
+        return x + out if self.use_res_connect else out
 
 
 def efficientnet_lite0(num_classes: int = 1000, in_channels: int = 3) -> Classifier:
@@ -85,8 +89,9 @@ def from_efficientnet_pytorch(state: dict) -> dict:
     """Rename an ``efficientnet_pytorch`` state dict (``_conv_stem``, ``_blocks.N``,
     ``_conv_head``, ``_fc``) to :func:`efficientnet_lite0`'s keys."""
     last = 1 + sum(repeats for *_, repeats in STAGES)
-    parts = {"_expand_conv": "expand.0", "_bn0": "expand.1", "_depthwise_conv": "depthwise.0",
-             "_bn1": "depthwise.1", "_project_conv": "project.0", "_bn2": "project.1"}
+    parts = {"_expand_conv": "block.expand.0", "_bn0": "block.expand.1",
+             "_depthwise_conv": "block.depthwise.0", "_bn1": "block.depthwise.1",
+             "_project_conv": "block.project.0", "_bn2": "block.project.1"}
     top = {"_conv_stem": "features.0.0", "_bn0": "features.0.1",
            "_conv_head": f"features.{last}.0", "_bn1": f"features.{last}.1", "_fc": "head"}
     out = {}

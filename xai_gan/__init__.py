@@ -1,9 +1,9 @@
 """xai_gan: explain CNN predictions with a conditional GAN over the CNN's layer-wise Grad-CAMs.
 
-Modules import one way, each only from those listed before it: data and models (``data``,
-``zoo``, ``modules``, ``classifiers``), the representation (``representation``), the
-explainers, the store, the GAN, the metrics, then ``interpret``, ``pipeline``, ``studies``,
-``job``, ``report`` and ``cli``.
+Modules import one way, each only from those listed before it: data and models (``zoo``,
+``efficientnet``, ``modules``, ``data``, ``classifiers``), the representation
+(``representation``), the explainers, the store, the GAN, the metrics, then ``interpret``,
+``pipeline``, ``studies``, ``job``, ``report``, ``explain`` and ``cli``.
 """
 from . import (classifiers, data, explainers, gan, interpret, job, maps, metrics, modules,
                pipeline, plotting, profiles, report, representation, store, studies, widgets)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import gan, job, pipeline, report, studies
+from . import explain, explainers, gan, job, pipeline, report, studies
 from .config import GROUPS, RunConfig
 
 STAGES = {
@@ -91,6 +91,16 @@ def parser() -> argparse.ArgumentParser:
             group = f.metadata.get("group") if f.init else "not a setting"
             if group is None or name in GROUPS.get(group, ()):
                 add_setting(p, f, hints[f.name])
+    p = sub.add_parser("explain", help="one photo: the CNN's top classes and every quick "
+                       "method's map, in one PNG (no run folder)")
+    p.add_argument("photo", type=Path, help="an image file (any size; the centre square is used)")
+    p.add_argument("--out", type=Path, help="the PNG to write (default: <photo>-explained.png)")
+    p.add_argument("--model", type=Path, help="a classifier checkpoint (default: the offline "
+                   "ImageNet EfficientNet-Lite0)")
+    p.add_argument("--methods", nargs="+", choices=explainers.baselines(),
+                   metavar="METHOD", help=f"default: {' '.join(explainers.quick())}")
+    p.add_argument("--target", help="the class to explain, by name or index (default: the top)")
+    p.add_argument("--image-size", type=int, default=224)
     return parser
 
 
@@ -98,6 +108,8 @@ def parse(argv: list[str] | None = None) -> dict:
     """Parse ``argv``; a ``--config`` file's values become the defaults that flags override."""
     p = parser()
     args = vars(p.parse_args(argv))
+    if args["command"] == "explain":
+        return args
     if args["config"] is not None:
         p.stages[args["command"]].set_defaults(**config_file(args["config"]))
         args = vars(p.parse_args(argv))
@@ -109,8 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parse(argv)
         command = args.pop("command")
+        if command == "explain":
+            print(f"wrote {explain.explain_file(args.pop('photo'), **args)}")
+            return 0
         result = STAGES[command][0](RunConfig(**args))
-    except (ValueError, FileNotFoundError, gan.GeneratorCollapsed) as err:
+    except (ValueError, OSError, gan.GeneratorCollapsed) as err:
         print(f"xai-gan: error: {err}", file=sys.stderr)
         return 2
     if command == "evaluate":

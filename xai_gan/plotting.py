@@ -26,6 +26,15 @@ def overlay(ax, image: torch.Tensor, heat: torch.Tensor | None = None,
                    linewidths=linewidth)
 
 
+def colour_bar(fig, axes, cmap: str = "jet", label: str = "relevance (each map / its maximum)"):
+    """One colour bar for every map in ``axes``, which all share the [0, 1] scale."""
+    mappable = plt.cm.ScalarMappable(norm=plt.Normalize(0, 1), cmap=cmap)
+    bar = fig.colorbar(mappable, ax=np.asarray(axes).ravel().tolist(), shrink=0.8, pad=0.02)
+    bar.set_label(label, fontsize=8)
+    bar.ax.tick_params(labelsize=7)
+    return bar
+
+
 def image_grid(images: torch.Tensor, titles=None, heatmaps: torch.Tensor | None = None,
                masks: torch.Tensor | None = None, ncols: int = 8, size: float = 1.8,
                alpha: float = 0.5, cmap: str = "jet"):
@@ -57,6 +66,8 @@ def image_grid(images: torch.Tensor, titles=None, heatmaps: torch.Tensor | None 
         if titles is not None:
             ax.set_title(titles[i], fontsize=9)
     fig.tight_layout()
+    if heatmaps is not None:
+        colour_bar(fig, axes, cmap)
     return fig
 
 
@@ -86,6 +97,7 @@ def method_grid(images: torch.Tensor, maps: dict, masks: torch.Tensor | None = N
         if titles is not None:
             axes[row][0].set_ylabel(titles[row], fontsize=8)
     fig.tight_layout()
+    colour_bar(fig, axes, cmap)
     return fig
 
 

@@ -115,6 +115,8 @@ class ScoreCAM(CAMExplainer):
     batch_size : int
         Masked images per forward pass (pytorch-grad-cam's default is 16).
     """
+
+    quick = False
     method = "ScoreCAM"
 
     def __init__(self, target_layer=None, max_channels: int | None = None,

@@ -33,6 +33,8 @@ class GuidedFeatureInversion(Explainer):
     and a backward through both per step. With the defaults: 151 forwards and 150 backwards.
     """
 
+    quick = False
+
     def __init__(self, stage1_steps: int = 10, stage2_steps: int = 70, lr: float = 1e-2,
                  gamma: float = 10.0, lam: float = 1.0, delta: float = 1.0,
                  blur_sigma: float | None = None, mask_layer=None, feature_layer=None,

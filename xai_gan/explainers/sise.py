@@ -38,6 +38,8 @@ class SISE(Explainer):
     ``batch_size``.
     """
 
+    quick = False
+
     def __init__(self, max_masks: int | None = None, batch_size: int = 64):
         self.max_masks, self.batch_size = max_masks, batch_size
 

@@ -99,6 +99,7 @@ def assert_waits_for_lock(lock_path, run, watched: Watched):
 FIRST = ["notebooks/01_representations.ipynb", "tests/test_explainers.py",
          "notebooks/02_train_gan.ipynb", "notebooks/00_quickstart.ipynb",
          "notebooks/02b_distillation.ipynb", "notebooks/08_your_own_model.ipynb",
+         "notebooks/00b_pretrained_photos.ipynb",
          "notebooks/04_quantitative.ipynb", "notebooks/06_generalisation.ipynb",
          "notebooks/05_interpret_the_gan.ipynb", "notebooks/03_qualitative.ipynb",
          "notebooks/07_explorer.ipynb", "tests/test_distillation.py"]

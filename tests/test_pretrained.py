@@ -204,3 +204,29 @@ def test_explain_writes_one_picture_of_a_learners_photo(tmp_path, capsys):
     assert "no class 'dog'; did you mean" in capsys.readouterr().err
     assert cli.main(["explain", str(tmp_path / "missing.jpg")]) == 2
     assert "cannot read image" in capsys.readouterr().err
+
+
+def test_torchvision_weights_from_a_local_torch_home_and_their_class_names(tmp_path,
+                                                                           monkeypatch):
+    """The online path with a local stand-in: a state dict of the expected file name in
+    TORCH_HOME is what torch.hub finds instead of downloading. The checkpoint records the
+    weights by name and loading it downloads nothing again."""
+    import torchvision
+
+    enum = torchvision.models.ResNet18_Weights.DEFAULT
+    cache = tmp_path / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    torch.manual_seed(0)
+    torch.save(torchvision.models.resnet18().state_dict(), cache / enum.url.rsplit("/", 1)[-1])
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    net = xg.classifiers.build("torchvision:resnet18", 1000, weights="DEFAULT")
+    assert net.xai_gan_spec["weights"] == "IMAGENET1K_V1"
+    names = xg.classifiers.class_names(net)
+    assert len(names) == 1000 and names[0] == "tench"
+    xg.classifiers.save_checkpoint(tmp_path / "net.pt", net)
+    (cache / enum.url.rsplit("/", 1)[-1]).unlink()  # a rebuild that fetched would now fail
+    loaded = xg.classifiers.load_checkpoint(tmp_path / "net.pt")["model"]
+    assert xg.classifiers.class_names(loaded) == names
+    x = torch.rand(1, 3, 64, 64)
+    torch.testing.assert_close(xg.classifiers.predict(loaded, x),
+                               xg.classifiers.predict(net.eval(), x))

@@ -5,11 +5,12 @@ Modules import one way, each only from those listed before it: data and models (
 (``representation``), the explainers, the store, the GAN, the metrics, then ``interpret``,
 ``pipeline``, ``studies``, ``job``, ``report``, ``explain`` and ``cli``.
 """
-from . import (classifiers, data, explainers, gan, interpret, job, maps, metrics, modules,
-               pipeline, plotting, profiles, report, representation, store, studies, widgets)
+from . import (classifiers, data, explain, explainers, gan, interpret, job, maps, metrics,
+               modules, pipeline, plotting, profiles, report, representation, store, studies,
+               widgets)
 from .config import RunConfig
 
 __version__ = "0.1.0"
-__all__ = ["RunConfig", "classifiers", "data", "explainers", "gan", "interpret", "job", "maps",
+__all__ = ["RunConfig", "classifiers", "data", "explain", "explainers", "gan", "interpret", "job", "maps",
            "metrics", "modules", "pipeline", "plotting", "profiles", "report", "representation",
            "store", "studies", "widgets", "__version__"]

@@ -58,14 +58,16 @@ class RunConfig:
     device: str | None = setting(None, "cpu, cuda, cuda:1 (default: CUDA if any)")
     seed: int = setting(0, "seed of every random choice of the run")
     models: list[str] | None = setting(
-        None, "CNNs: zoo names or torchvision:<name> (default: the profile's)")
+        None, "CNNs: zoo names, efficientnet_lite0 or torchvision:<name> (default: the "
+        "profile's)")
     weights: str | None = setting(
-        None, "torchvision weights of the torchvision:<name> models, e.g. DEFAULT (downloaded "
-        "once: online only); the model then normalises its input as the weights expect")
+        None, "pretrained weights of the full-size models: imagenet for efficientnet_lite0 "
+        "(offline), e.g. DEFAULT for torchvision:<name> (downloaded once: online only); the "
+        "model then normalises its input as the weights expect")
     epochs: int | None = setting(None, "CNN training epochs (default: the profile's)")
     batch_size: int = setting(64, "CNN training batch size")
     lr: float | None = setting(None, "CNN learning rate (default: 3e-3 for zoo CNNs, 1e-4 for "
-                               "torchvision ones: a fine-tuning rate that deep nets without "
+                               "full-size ones: a fine-tuning rate that deep nets without "
                                "batch norm, like VGG16, survive)")
     n_train: int | None = setting(
         None, "training images (default: the profile's for shapes, all else)")

@@ -61,9 +61,9 @@ def train_classifiers(config: RunConfig, splits: dict | None = None) -> pd.DataF
     for name in config.models:
         epochs = (lookup(config.settings["epochs"], config.dataset, name) if config.epochs is None
                   else config.epochs)
-        torchvision = name.startswith(TORCHVISION_PREFIX)
-        weights = config.weights if torchvision else None
-        lr = config.lr or (1e-4 if torchvision else 3e-3)
+        full_size = name.startswith(TORCHVISION_PREFIX) or name in classifiers.ARCHITECTURES
+        weights = config.weights if full_size else None  # the zoo has no pretrained weights
+        lr = config.lr or (1e-4 if full_size else 3e-3)
         model = classifiers.build(name, num_classes=len(train.classes),
                                   in_channels=train.channels, weights=weights, seed=config.seed)
         path = config.checkpoint(name)

@@ -132,7 +132,7 @@ def imagenet_classes() -> tuple[str, ...]:
     return tuple(torchvision.models.ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
 
 
-def _package_file(package: str, path: str) -> Path:
+def package_file(package: str, path: str) -> Path:
     spec = importlib.util.find_spec(package)  # found without importing: no data fetcher runs
     if spec is None or not spec.origin:
         raise ImportError(f"the photos need the package that ships them: `pip install "
@@ -179,7 +179,7 @@ class PhotosDataset(Dataset):
 
     def _source(self, key: str) -> Image.Image:
         source = self.sources[key]
-        path = _package_file(source["package"], source["path"])
+        path = package_file(source["package"], source["path"])
         data = path.read_bytes() if path.exists() else b""
         if hashlib.sha256(data).hexdigest() != source["sha256"]:
             raise ValueError(f"photo {path} is missing or not the one whose boxes were drawn "

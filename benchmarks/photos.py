@@ -25,6 +25,14 @@ def accuracy(model, photos) -> dict:
             "top5": (top5 == labels[:, None]).any(1).float().mean().item(), "n": len(labels)}
 
 
+def markdown(frame: pd.DataFrame) -> str:
+    lines = ["| " + " | ".join([frame.index.name or "", *map(str, frame.columns)]) + " |",
+             "|---" * (len(frame.columns) + 1) + "|"]
+    lines += ["| " + " | ".join([str(i), *map(str, row)]) + " |"
+              for i, row in zip(frame.index, frame.values)]
+    return "\n".join(lines)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=224)
@@ -42,7 +50,8 @@ def main():
     table = xg.metrics.evaluate(model, photos, args.methods, batch_size=len(photos),
                                 classes="label", metrics=["pointing_game",
                                                           "energy_pointing_game",
-                                                          "ms_per_image"])
+                                                          "ms_per_image"],
+                                progress=False)
     table["photo"] = table["image"].map(dict(enumerate(photos.names)))
     if args.csv:
         table.to_csv(args.csv, index=False)
@@ -51,11 +60,11 @@ def main():
                                                             summary["half_width"])]
     wide = summary.pivot(index="method", columns="metric", values="text")
     order = summary[summary.metric == "energy_pointing_game"].sort_values("mean").method[::-1]
-    print("\nmean over the photos (95 % interval)\n" + wide.loc[list(order)].to_markdown())
+    print("\nmean over the photos (95 % interval)\n" + markdown(wide.loc[list(order)]))
     per_photo = table[table.metric == "energy_pointing_game"].pivot(
         index="photo", columns="method", values="value").loc[photos.names]
     print("\nenergy-based pointing game per photo\n"
-          + per_photo[list(order)].round(2).to_markdown())
+          + markdown(per_photo[list(order)].round(2)))
 
 
 if __name__ == "__main__":

@@ -94,8 +94,9 @@ def assert_waits_for_lock(lock_path, run, watched: Watched):
 # Notebook 01 trains the notebooks' CNN and 02 builds their stores and GAN, so they come first,
 # one after the other, while the other worker runs what needs none of it (test_explainers
 # trains the tests' CNN); then the longest notebooks and the teacher x CNN matrix, so that no
-# worker is left with a long file at the end. Out of order, the run is still right (the notebooks take turns through
-# file locks), only slower: a notebook that needs the GAN would wait for it.
+# worker is left with a long file at the end. Out of order, the run is still right (the
+# notebooks take turns through file locks), only slower: a notebook that needs the GAN would
+# wait for it.
 FIRST = ["notebooks/01_representations.ipynb", "tests/test_explainers.py",
          "notebooks/02_train_gan.ipynb", "notebooks/00_quickstart.ipynb",
          "notebooks/02b_distillation.ipynb", "notebooks/08_your_own_model.ipynb",

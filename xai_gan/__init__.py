@@ -11,6 +11,6 @@ from . import (classifiers, data, explain, explainers, gan, interpret, job, maps
 from .config import RunConfig
 
 __version__ = "0.1.0"
-__all__ = ["RunConfig", "classifiers", "data", "explain", "explainers", "gan", "interpret", "job", "maps",
-           "metrics", "modules", "pipeline", "plotting", "profiles", "report", "representation",
-           "store", "studies", "widgets", "__version__"]
+__all__ = ["RunConfig", "classifiers", "data", "explain", "explainers", "gan", "interpret", "job",
+           "maps", "metrics", "modules", "pipeline", "plotting", "profiles", "report",
+           "representation", "store", "studies", "widgets", "__version__"]

@@ -396,5 +396,5 @@ def load_checkpoint(path: str | Path, model: nn.Module | None = None, device=Non
     return state
 
 
-__all__ = ["available", "build", "class_names", "conv_layers", "train", "evaluate", "predict", "save_checkpoint",
-           "load_checkpoint", "count_parameters"]
+__all__ = ["available", "build", "class_names", "conv_layers", "train", "evaluate", "predict",
+           "save_checkpoint", "load_checkpoint", "count_parameters"]

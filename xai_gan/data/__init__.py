@@ -77,3 +77,10 @@ def load(name: str, split: str | None = None, image_size: int | None = None, *,
 _LOADERS = {"shapes": ShapesDataset, "fashion-mnist": archives.fashion_mnist,
             "cifar10": archives.cifar10, "imagefolder": ImageFolderDataset,
             "imagenette": files.imagenette, "photos": PhotosDataset}
+
+__all__ = ["ArrayDataset", "FASHION_MNIST_CLASSES", "FASHION_MNIST_DIR", "FASHION_MNIST_ENV",
+           "FASHION_MNIST_FILES", "FileDataset", "IMAGENETTE_FOLDERS", "ImageFolderDataset",
+           "MAX_SIZE", "MIN_SIZE", "PhotosDataset", "SAMPLE_PHOTOS", "SHAPE_CLASSES", "SPLITS",
+           "ShapesDataset", "archives", "available", "check_image_size", "files",
+           "imagenet_classes", "load", "photos", "read_idx", "read_image", "render_shape_scene",
+           "sample_photos", "shapes"]

@@ -8,14 +8,13 @@ a stand-in for the ``imagefolder`` loader.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
-
-import hashlib
 
 import numpy as np
 import torch
@@ -133,6 +132,8 @@ def imagenet_classes() -> tuple[str, ...]:
 
 
 def package_file(package: str, path: str) -> Path:
+    """The file ``path`` inside the installed ``package`` (e.g. ``"skimage"``,
+    ``"data/rocket.jpg"``)."""
     spec = importlib.util.find_spec(package)  # found without importing: no data fetcher runs
     if spec is None or not spec.origin:
         raise ImportError(f"the photos need the package that ships them: `pip install "

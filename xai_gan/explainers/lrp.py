@@ -115,9 +115,10 @@ def canonizers_for(model: nn.Module) -> list:
     """zennit canonizers for ``model``.
 
     ResNets: zennit's ResNet canonizer (BN merge and a hookable skip sum). Other models: the
-    verified batch-norm merges of :func:`batchnorm_pairs`, plus, for torchvision's
-    EfficientNet, MobileNetV3 and ConvNeXt blocks and the package's EfficientNet-Lite0, hookable skip sums and squeeze-excitation /
-    layer-scale gates that pass relevance to the signal (see :class:`_Gate`).
+    verified batch-norm merges of :func:`batchnorm_pairs` (:class:`ExactMergeBatchNorm`),
+    plus, for torchvision's EfficientNet, MobileNetV3 and ConvNeXt blocks and the package's
+    EfficientNet-Lite0, hookable skip sums and squeeze-excitation / layer-scale gates that
+    pass relevance to the signal (see :class:`_Gate`).
     """
     import torchvision
     from torchvision.models.convnext import CNBlock

@@ -35,15 +35,6 @@ SAMPLE_PHOTOS = {"astronaut": "astronaut.png", "cat": "chelsea.png", "coffee": "
 _SAMPLE_MANIFEST = ".sample_photos.json"
 
 
-def _skimage_data_dir() -> Path:
-    # found without importing skimage: its data fetchers may try to download
-    spec = importlib.util.find_spec("skimage")
-    if spec is None or not spec.origin:
-        raise ImportError("sample_photos reads the photos bundled with scikit-image: "
-                          "`pip install scikit-image`")
-    return Path(spec.origin).parent / "data"
-
-
 def _sample_crop(photo: Image.Image, rng: np.random.Generator, size: int) -> Image.Image:
     """A random square crop (0.35 to 1 of the short side), maybe flipped, brightness +-15 %."""
     side = int(round(min(photo.size) * rng.uniform(0.35, 1.0)))
@@ -99,7 +90,7 @@ def sample_photos(out_dir: str | Path, per_class: int = 50, size: int = 224,
     if out_dir.exists() and any(out_dir.iterdir()) and not manifest.exists():
         raise FileExistsError(f"{out_dir} exists and was not written by sample_photos: "
                               f"choose another out_dir")
-    source = _skimage_data_dir()
+    source = package_file("skimage", "data")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     # built beside out_dir, then renamed: a reader never sees a half-written tree
     tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.tmp-"))

@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 PYTEST_ARGS ?=
 
-.PHONY: run test install notebooks colab-links
+.PHONY: run test install lab notebooks colab-links
 
 run: $(STAMP)
 	$(VENV)/bin/xai-gan run
@@ -20,6 +20,10 @@ test: $(STAMP)
 
 install: $(STAMP)
 
+# Open the notebook series in JupyterLab (the widgets of notebooks 01 and 07 included).
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
+
 # Re-run every notebook at full size and store the outputs (for reading on GitHub).
 notebooks: $(STAMP)
 	XAI_GAN_PROFILE=full $(VENV)/bin/python notebooks/execute.py notebooks/*.ipynb
@@ -32,9 +36,21 @@ colab-links:
 
 # --compile-bytecode: where PYTHONDONTWRITEBYTECODE is set (it is on these machines) every
 # Python process would otherwise compile torch's sources again, about 6 s per notebook kernel
-$(STAMP): pyproject.toml uv.lock
-	python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	python3 -m uv sync --frozen --extra dev --compile-bytecode
+# uv comes from PATH, else from a python3 that has it, else it is installed into a venv of
+# its own (.uv/): never into the system Python, which refuses pip where it is externally
+# managed (PEP 668: current Debian and Ubuntu) and may have no pip at all. Where python3
+# cannot make a venv (Debian without python3-venv), apt installs that first when root.
+UV = $(shell command -v uv || (python3 -m uv --version >/dev/null 2>&1 && echo python3 -m uv) \
+	|| echo .uv/bin/uv)
+
+.uv/bin/uv:
+	python3 -m venv .uv 2>/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
+		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		python3-venv && rm -rf .uv && python3 -m venv .uv; }
+	.uv/bin/python -m pip install --quiet uv
+
+$(STAMP): pyproject.toml uv.lock $(if $(filter .uv/bin/uv,$(UV)),.uv/bin/uv)
+	$(UV) sync --frozen --extra dev --extra lab --compile-bytecode
 	@missing=""; [ -e $(FASHION_MNIST) ] || missing="dataset-fashion-mnist"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \

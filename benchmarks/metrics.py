@@ -13,6 +13,12 @@ Prints seconds, images per second and the ratio. Uses the trained classifier of 
 training it first (full profile) if it is missing.
 
     python benchmarks/metrics.py [--model vgg] [--n 32] [--steps 64] [--n-full 4]
+
+``--batches`` instead times one deletion curve of 4 random images per CNN and image size,
+in forwards of 256 images against the default batch (``forward_batch``: about 2**18 pixels
+on a CPU), untrained CNNs (the cost does not depend on the weights):
+
+    python benchmarks/metrics.py --batches
 """
 import argparse
 import time
@@ -42,15 +48,39 @@ def timed(func):
     return out, time.perf_counter() - tic
 
 
+def batches() -> None:
+    """Seconds per deletion curve, 256 images a forward against the default batch."""
+    print("| CNN | px | batch 256 (s) | default batch | default (s) | 256 / default |\n"
+          "|---|---|---|---|---|---|")
+    for name, size in [("vgg", 64), ("resnet", 64), ("efficientnet_lite0", 128),
+                       ("efficientnet_lite0", 224)]:
+        model = xg.classifiers.build(name, 6, seed=0).eval()
+        images, maps = torch.rand(4, 3, size, size), torch.rand(4, size, size)
+        classes = torch.zeros(4, dtype=torch.long)
+        default = xg.modules.forward_batch(images)
+        seconds = {}
+        for batch in (256, default):
+            curve = lambda: faithfulness.perturbation_curve(model, images, maps, classes,
+                                                            batch_size=batch)
+            curve()  # warm-up: kernels for the new shapes
+            seconds[batch] = min(timed(curve)[1] for _ in range(3))
+        print(f"| {name} | {size} | {seconds[256]:.2f} | {default} | {seconds[default]:.2f} | "
+              f"{seconds[256] / seconds[default]:.2f}x |", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="vgg")
+    parser.add_argument("--batches", action="store_true",
+                        help="time the metrics' forward batch size instead")
     parser.add_argument("--run-dir", default="runs/zoo/shapes")
     parser.add_argument("--n", type=int, default=32, help="images, equal-resolution comparison")
     parser.add_argument("--steps", type=int, default=64)
     parser.add_argument("--n-full", type=int, default=4,
                         help="images, comparison with Quantus' default resolution")
     args = parser.parse_args()
+    if args.batches:
+        return batches()
     config = xg.pipeline.RunConfig(run_dir=args.run_dir, models=[args.model], profile="full")
     if not config.checkpoint(args.model).exists():
         xg.pipeline.train_classifiers(config)

@@ -7,7 +7,14 @@ against the photos' hand-drawn boxes (mean and 95 % interval over the photos), b
 explains the photo's labelled class (``cup`` and ``Windsor tie`` are second objects in photos
 whose top class is another).
 
+With ``--gan best.pt`` a trained generator joins the table as ``gan`` (a transfer test: it
+explains a CNN it was not trained on), and its cost is set beside Grad-CAM's twice, best of
+``--repeats`` timings on all the photos as one batch: both asked for the labelled class, and
+both asked for the predicted one (Grad-CAM then runs one more forward to find it; the GAN's
+all-layer pass finds it in its own forward).
+
     python benchmarks/photos.py [--size 224] [--methods gradcam lrp ...] [--csv out.csv]
+                                [--gan runs/.../best.pt] [--repeats 5]
 """
 import argparse
 
@@ -33,12 +40,27 @@ def markdown(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def cost_ratios(model, photos, gan, repeats: int) -> None:
+    """The GAN's ms per image against Grad-CAM's, labelled and predicted class."""
+    images = torch.stack([photos[i]["image"] for i in range(len(photos))])
+    labels = torch.tensor(photos.labels)
+    gradcam = xg.explainers.get("gradcam")
+    for what, targets in (("labelled class", labels), ("predicted class", None)):
+        ms = {name: min(xg.metrics.cost.ms_per_image(e, model, images, targets)
+                        for _ in range(repeats)) for name, e in (("gan", gan),
+                                                                 ("gradcam", gradcam))}
+        print(f"{what}: gan {ms['gan']:.0f} ms, gradcam {ms['gradcam']:.0f} ms per image "
+              f"-> gan / gradcam = {ms['gan'] / ms['gradcam']:.2f}x")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--methods", nargs="+",  # Score-CAM, SISE, GFI: asked for by name
                         default=xg.explainers.quick() + ["random", "centre"])
     parser.add_argument("--csv", help="write the per-photo table here")
+    parser.add_argument("--gan", help="a trained generator checkpoint (best.pt) to add")
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     torch.manual_seed(0)
     model = xg.classifiers.build("efficientnet_lite0", 1000, weights="imagenet")
@@ -47,11 +69,16 @@ def main():
     print(f"EfficientNet-Lite0 (ImageNet, offline) on {acc['n']} photos at {args.size} px: "
           f"top-1 {acc['top1']:.0%}, top-5 {acc['top5']:.0%}; torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads")
-    table = xg.metrics.evaluate(model, photos, args.methods, batch_size=len(photos),
+    methods = {m: xg.explainers.get(m) for m in args.methods}
+    if args.gan:
+        methods["gan"] = xg.explainers.get("gan", checkpoint=args.gan)
+        cost_ratios(model, photos, methods["gan"], args.repeats)
+    table = xg.metrics.evaluate(model, photos, methods, batch_size=len(photos),
                                 classes="label", metrics=["pointing_game",
                                                           "energy_pointing_game",
-                                                          "ms_per_image"],
-                                progress=False)
+                                                          "ms_per_image"]
+                                + (["pearson"] if args.gan else []),
+                                teacher="gradcam" if args.gan else None, progress=False)
     table["photo"] = table["image"].map(dict(enumerate(photos.names)))
     if args.csv:
         table.to_csv(args.csv, index=False)

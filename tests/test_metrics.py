@@ -61,6 +61,26 @@ def test_deletion_curve_matches_quantus_pixel_flipping(batch):
     np.testing.assert_allclose(ours[:, 0].numpy(), intact.numpy(), atol=1e-6)
 
 
+def test_the_metrics_forward_batch_follows_the_image_size_and_leaves_scores_unchanged():
+    size = {side: xg.modules.forward_batch(torch.zeros(1, 3, side, side)) for side in
+            (32, 64, 128, 224)}
+    assert size == {32: 256, 64: 64, 128: 16, 224: 8}
+    assert xg.modules.forward_batch(torch.zeros(1, 3, 64, 64), batch_size=5) == 5
+    assert xg.modules.forward_batch(torch.zeros(1, 3, 32, 32), cap=64) == 64
+    torch.manual_seed(0)
+    model = xg.classifiers.build("resnet", 6, seed=0).eval()
+    images, maps = torch.rand(3, 3, 64, 64), torch.rand(3, 64, 64)
+    targets = torch.tensor([0, 2, 5])
+    curves = [faithfulness.perturbation_curve(model, images, maps, targets, batch_size=b)
+              for b in (None, 256, 7)]
+    for other in curves[1:]:
+        torch.testing.assert_close(curves[0], other, atol=1e-5, rtol=0)
+    road_scores = [road.road_curves(model, images, maps, targets, batch_size=b)
+                   for b in (None, 5)]
+    for first, second in zip(*road_scores):
+        torch.testing.assert_close(first, second, atol=1e-5, rtol=0)
+
+
 def test_insertion_and_deletion_end_points_and_order(batch):
     model, images, classes, maps, masks = batch
     for baseline in faithfulness.BASELINES:

@@ -25,8 +25,8 @@ STAGES = {
                               "per-layer Grad-CAMs and cumulative maps of every split"),
     "train-gan": (pipeline.train_gan, "train the SFT-cGAN on the run's representation stores"),
     "evaluate": (pipeline.evaluate, "score explainers with every metric on the test split"),
-    "studies": (studies.run, "condition relevance, cross-architecture and cross-dataset "
-                "generalisation of the run's GAN"),
+    "studies": (studies.run, "condition relevance, cross-architecture, cross-dataset and "
+                "real-photo generalisation of the run's GAN"),
     "report": (report.write, "(re)write report.html from what the run folder holds"),
 }
 

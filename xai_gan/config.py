@@ -12,7 +12,8 @@ from pathlib import Path
 
 from . import data, explainers, gan, metrics, profiles
 
-STUDIES = ("condition-relevance", "cross-architecture", "cross-dataset")
+STUDIES = ("condition-relevance", "cross-architecture", "cross-dataset", "real-photos")
+DEFAULT_STUDIES = STUDIES[:3]  # unless the profile names its own
 # what a generator the GAN must beat changes from the GAN's own set-up
 BASELINES = {"linear": {"generator": "linear"}, "image-only": {"inputs": "image"},
              "conditions-only": {"inputs": "conditions"}, "distil": {"objective": "distil"},
@@ -65,10 +66,11 @@ class RunConfig:
         "(offline), e.g. DEFAULT for torchvision:<name> (downloaded once: online only); the "
         "model then normalises its input as the weights expect")
     epochs: int | None = setting(None, "CNN training epochs (default: the profile's)")
-    batch_size: int = setting(64, "CNN training batch size")
-    lr: float | None = setting(None, "CNN learning rate (default: 3e-3 for zoo CNNs, 1e-4 for "
-                               "full-size ones: a fine-tuning rate that deep nets without "
-                               "batch norm, like VGG16, survive)")
+    batch_size: int | None = setting(None, "CNN training batch size (default: the profile's, "
+                                     "else 64)")
+    lr: float | None = setting(None, "CNN learning rate (default: the profile's, else 3e-3 for "
+                               "zoo CNNs and 1e-4 for full-size ones: a fine-tuning rate that "
+                               "deep nets without batch norm, like VGG16, survive)")
     n_train: int | None = setting(
         None, "training images (default: the profile's for shapes, all else)")
     n_eval: int | None = setting(
@@ -144,7 +146,8 @@ class RunConfig:
     checkpoint_path: Path | None = setting(
         None, "a classifier checkpoint to evaluate (default: the run's --models)",
         group="checkpoint", flag="--checkpoint")
-    studies: list[str] | None = setting(None, "studies to run (default: all three)",
+    studies: list[str] | None = setting(None, "studies to run (default: the profile's; the "
+                                        "first three but in the pretrained profile)",
                                         choices=list(STUDIES), group="study")
     other_dataset: str = setting("fashion-mnist", "the cross-dataset study's second dataset",
                                  choices=data.available(), group="study")
@@ -171,7 +174,9 @@ class RunConfig:
                    "study_seconds": self.settings["study_seconds"],
                    "study_n": self.settings["n_study"],
                    "study_n_train": self.settings["study_n_train"],
-                   "studies": list(STUDIES)}
+                   "studies": list(self.settings.get("studies", DEFAULT_STUDIES)),
+                   "weights": self.settings.get("weights"), "lr": self.settings.get("lr"),
+                   "batch_size": self.settings.get("batch_size", 64)}
         if self.dataset == "shapes":  # generated: the profile sizes it; others keep every image
             profile.update(n_train=self.settings["n_train"], n_eval=self.settings["n_eval"])
         for name, value in profile.items():
@@ -191,6 +196,11 @@ class RunConfig:
         unknown = sorted(set(self.studies) - set(STUDIES))
         if unknown:
             raise ValueError(f"unknown studies {unknown}; choose from {list(STUDIES)}")
+
+    def default_methods(self) -> list[str]:
+        """The explainers evaluated when ``methods`` is not given: the profile's list (a
+        full-size CNN on a CPU), else every baseline."""
+        return list(self.settings.get("methods", explainers.baselines()))
 
     def replace(self, **changes) -> "RunConfig":
         """A derived configuration (``dataclasses.replace``)."""
@@ -267,4 +277,4 @@ class RunConfig:
         return (self.run_dir / "gan" / tag if tag else self.gan_dir) / "best.pt"
 
 
-__all__ = ["BASELINES", "GROUPS", "RunConfig", "STUDIES", "setting"]
+__all__ = ["BASELINES", "DEFAULT_STUDIES", "GROUPS", "RunConfig", "STUDIES", "setting"]

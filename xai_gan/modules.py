@@ -42,6 +42,23 @@ def place(model: nn.Module, device=None) -> torch.device:
     return device
 
 
+# pixels one CPU forward takes at a time: beyond it a CNN's activations fall out of the
+# caches, and a 224 px EfficientNet-Lite0 runs 3x slower in batches of 256 than of 8
+CPU_BATCH_PIXELS = 2 ** 18
+
+
+def forward_batch(images: torch.Tensor, batch_size: int | None = None, cap: int = 256) -> int:
+    """How many images one forward of many takes: ``batch_size`` when given, else ``cap`` on
+    a GPU and, on a CPU, about :data:`CPU_BATCH_PIXELS` pixels' worth up to ``cap`` (64
+    images at 64 px, 16 at 128, 8 from 182 px), which ran at least as fast as 256 for every
+    CNN timed (``python benchmarks/metrics.py --batches``)."""
+    if batch_size is not None:
+        return batch_size
+    if images.device.type != "cpu":
+        return cap
+    return min(cap, max(8, CPU_BATCH_PIXELS // (images.shape[-2] * images.shape[-1])))
+
+
 def bf16_autocast(device: torch.device, enabled: bool | None = None):
     """bf16 autocast on a CUDA device that computes in bf16 natively (Ampere and later);
     off elsewhere, e.g. Colab's T4, where bf16 is emulated and slower than fp32."""

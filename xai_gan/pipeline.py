@@ -203,7 +203,7 @@ def evaluate(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
     model whose folder holds a finished evaluation with the same settings is skipped.
     """
     test = (splits or datasets(config))["test"]
-    methods = config.methods or explainers.baselines()
+    methods = config.methods or config.default_methods()
     if config.methods is None:  # and the run's GANs that are trained
         methods = methods + [m for m in ("gan", *config.baselines())
                              if config.gan_checkpoint(m).exists()]

@@ -243,7 +243,38 @@ def _read_json(path: Path):
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def _section_studies(run_dir: Path, skipped: dict) -> list[str]:
+def photo_sentence(summary: pd.DataFrame) -> str:
+    """The real-photos study in one sentence, from its ``summary.csv``."""
+    means = summary.set_index(["method", "metric"])["mean"]
+    n = int(summary["n"].max())
+
+    def scores(method):
+        return (f"pointing game {means[method, 'pointing_game']:.2f}, energy-based "
+                f"{means[method, 'energy_pointing_game']:.2f}")
+    return (f"On {n} real photos, explaining an ImageNet EfficientNet-Lite0 it never saw, the "
+            f"GAN scores {scores('gan')} against the photos' boxes (Grad-CAM "
+            f"{scores('gradcam')}; a centred Gaussian {scores('centre')}), Pearson "
+            f"{means['gan', 'pearson']:.2f} to Grad-CAM's maps.")
+
+
+def _section_photos(run_dir: Path) -> list[str]:
+    """The real-photos study, when the run has it: the report's opening figure."""
+    out = run_dir / "studies" / "real-photos"
+    if not (out / "summary.csv").exists():
+        return []
+    summary = pd.read_csv(out / "summary.csv")
+    wide = summary.assign(text=[f"{m:.2f} ± {h:.2f}" for m, h in
+                                zip(summary["mean"], summary["half_width"])]).pivot(
+        index="method", columns="metric", values="text").reset_index()
+    return ["<h2>Real photos, a CNN the GAN never saw</h2>",
+            f"<p>{html.escape(photo_sentence(summary))} Boxes outlined in white; each map "
+            "explains the photo's labelled class. Means over the photos with 95 % "
+            "intervals below.</p>", _image(out / "photos.png"), _table(wide)]
+
+
+def _section_studies(run_dir: Path, studies: dict) -> list[str]:
+    """The studies the run ran (``{name: "done" or why it was skipped}``; empty: all)."""
+    skipped = {name: value for name, value in studies.items() if value != "done"}
     parts = ["<h2>Studies</h2>"]
     out = run_dir / "studies" / "condition-relevance"
     parts.append("<h3>Condition relevance</h3><p>Each of the k condition maps is replaced by "
@@ -262,6 +293,8 @@ def _section_studies(run_dir: Path, skipped: dict) -> list[str]:
             ("cross-dataset", "Cross-dataset generalisation",
              "A GAN trained on each dataset (same CNN architecture), tested on both.")]:
         out = run_dir / "studies" / name
+        if studies and name not in studies:
+            continue
         parts.append(f"<h3>{title}</h3>")
         if name in skipped:
             parts.append(f'<p class="note">Skipped: {html.escape(skipped[name])}</p>')
@@ -284,6 +317,7 @@ def write(config) -> Path:
              f"{html.escape(str(run_dir))}</title><style>{STYLE}</style></head><body>",
              f"<h1>xai-gan report</h1><p class='note'>run folder {html.escape(str(run_dir))}, "
              f"profile {html.escape(str(summary.get('profile')))}</p>",
+             *_section_photos(run_dir),
              "<h2>What this run shows</h2><ul class='lead'>",
              *[f"<li>{html.escape(s, quote=False)}</li>"
                for s in collapses(run_dir) + headline(run_dir, summary, config.teacher)],
@@ -312,9 +346,7 @@ def write(config) -> Path:
                                "seconds (all runs)": t["total_seconds"], "runs": t["runs"]}
                               for stage, t in timings.items()])
         parts += ["<h2>Timings</h2>", _table(frame, 4)]
-    skipped = {name: value for name, value in summary.get("studies", {}).items()
-               if value != "done"}
-    parts += _section_studies(run_dir, skipped)
+    parts += _section_studies(run_dir, summary.get("studies") or {})
     parts += ["<h2>Configuration</h2>",
               f"<pre>{html.escape(json.dumps(summary.get('config', {}), indent=2))}</pre>",
               "</body></html>"]

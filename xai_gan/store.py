@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from . import explainers
 from .io import differences, exclusive, save_json
 from .maps import resize
-from .modules import eval_mode, place, representation_layers
+from .modules import eval_mode, forward_batch, place, representation_layers
 from .representation import cumulative_maps, cumulative_positions, layer_gradcams
 
 STORE_FORMAT = "xai-gan-representation/2"
@@ -56,7 +56,7 @@ def _chunk_rows(index: int, chunk_size: int, n: int) -> range:
 
 
 def build(model: nn.Module, dataset: Dataset, out_dir: str | Path, k: int = 8,
-          map_size: int | None = None, teacher: str = "gradcam", *, batch_size: int = 64,
+          map_size: int | None = None, teacher: str = "gradcam", *, batch_size: int | None = None,
           chunk_size: int = 256, device=None, progress: bool = True,
           shard: tuple[int, int] = (0, 1)) -> "RepresentationStore | None":
     """Compute the representation of every item of ``dataset`` and write it to ``out_dir``.
@@ -82,6 +82,9 @@ def build(model: nn.Module, dataset: Dataset, out_dir: str | Path, k: int = 8,
     map_size : int, optional
         Side of the stored image and maps, the size the GAN works at (default: the images').
         The paper runs its CNNs at 224 px and stores 64 x 64 maps.
+    batch_size : int, optional
+        Images per CNN pass (default: :func:`~xai_gan.modules.forward_batch` up to 64: 16 at
+        128 px on a CPU, where larger batches ran slower). It does not change what is stored.
     """
     out_dir = Path(out_dir)
     index, count = shard
@@ -92,6 +95,8 @@ def build(model: nn.Module, dataset: Dataset, out_dir: str | Path, k: int = 8,
     # lock lies beside the store, which holds only chunks and metadata
     with exclusive(out_dir.parent / f"{out_dir.name}.shard-{index}-of-{count}"):
         metadata = _settle_metadata(model, dataset, out_dir, k, map_size, teacher, chunk_size)
+        sample = dataset[0]["image"][None].to(place(model, device))
+        batch_size = forward_batch(sample, batch_size, cap=64)
         return _write_chunks(model, dataset, out_dir, metadata, explain, shard, batch_size,
                              device, progress)
 

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ..maps import gaussian_blur
-from ..modules import follows_model
+from ..modules import follows_model, forward_batch
 from .registry import Explained, metric
 
 BASELINES = ("blur", "zero", "mean")
@@ -33,9 +33,10 @@ def baseline_images(images: torch.Tensor, baseline: str = "blur", sigma: float |
 @follows_model
 @torch.inference_mode()
 def class_probability(model: nn.Module, images: torch.Tensor, targets: torch.Tensor,
-                      batch_size: int = 256, temperature: float = 1.0) -> torch.Tensor:
+                      batch_size: int | None = None, temperature: float = 1.0) -> torch.Tensor:
     """Softmax probability of ``targets`` (of the logits divided by ``temperature``) for each
-    image, in batches of ``batch_size``."""
+    image, in batches of ``batch_size`` (default: :func:`~xai_gan.modules.forward_batch`)."""
+    batch_size = forward_batch(images, batch_size)
     out = [(model(chunk).float() / temperature).softmax(1).gather(1, t[:, None])[:, 0]
            for chunk, t in zip(images.split(batch_size), targets.split(batch_size))]
     return torch.cat(out)
@@ -57,18 +58,20 @@ def pixel_ranks(maps: torch.Tensor) -> torch.Tensor:
 @torch.inference_mode()
 def perturbation_curve(model: nn.Module, images: torch.Tensor, maps: torch.Tensor,
                        targets: torch.Tensor, mode: str = "deletion", steps: int = 64,
-                       baseline: str = "blur", batch_size: int = 256) -> torch.Tensor:
+                       baseline: str = "blur", batch_size: int | None = None) -> torch.Tensor:
     """Class probability after each of ``steps`` equal perturbation steps, shape (B, steps + 1).
 
     Column ``s`` has ``round(s * H * W / steps)`` pixels changed, all channels together:
     removed (replaced by the baseline) for ``deletion``, or revealed on the baseline for
     ``insertion``. Column 0 is the untouched image (deletion) or the pure baseline (insertion).
-    Costs ``steps + 1`` forward passes per image, in batches of ``batch_size``.
+    Costs ``steps + 1`` forward passes per image, in batches of ``batch_size`` (default:
+    :func:`~xai_gan.modules.forward_batch`).
     """
     if mode not in ("deletion", "insertion"):
         raise ValueError(f"mode must be 'deletion' or 'insertion', got {mode!r}")
     if maps.shape[-2:] != images.shape[-2:] or len(maps) != len(images):
         raise ValueError(f"maps {tuple(maps.shape)} do not match images {tuple(images.shape)}")
+    batch_size = forward_batch(images, batch_size)
     ranks = pixel_ranks(maps)
     base = baseline_images(images, baseline)
     counts = torch.linspace(0, ranks[0].numel(), steps + 1, device=images.device).round().long()
@@ -104,7 +107,7 @@ def insertion_auc(model, images, maps, targets, **options) -> torch.Tensor:
 
 @follows_model
 def confidence_change(model: nn.Module, images: torch.Tensor, maps: torch.Tensor,
-                      targets: torch.Tensor, batch_size: int = 256,
+                      targets: torch.Tensor, batch_size: int | None = None,
                       temperature: float = 1.0) -> tuple[torch.Tensor, ...]:
     """Per image: average drop % and increase in confidence (Chattopadhay et al., 2018).
 
@@ -127,10 +130,11 @@ def confidence_change(model: nn.Module, images: torch.Tensor, maps: torch.Tensor
 @follows_model
 @torch.no_grad()
 def softening_temperature(model: nn.Module, images: torch.Tensor, confidence: float = 0.9,
-                          batch_size: int = 256) -> float:
+                          batch_size: int | None = None) -> float:
     """The temperature at which the median top-class probability on ``images`` is
     ``confidence`` (1.0 when it is already at most that). Bisection on log T."""
-    logits = torch.cat([model(chunk).float() for chunk in images.split(batch_size)])
+    logits = torch.cat([model(chunk).float()
+                        for chunk in images.split(forward_batch(images, batch_size))])
 
     def median_top(t: float) -> float:
         return (logits / t).softmax(1).amax(1).median().item()

@@ -96,15 +96,21 @@ def _solve(images: torch.Tensor, unknown: torch.Tensor, tol: float, max_iter: in
     return x
 
 
+IMPUTE_BATCH = 64
+
+
 @follows_model
 @torch.inference_mode()
 def road_curves(model: nn.Module, images: torch.Tensor, maps: torch.Tensor,
                 targets: torch.Tensor, fractions=FRACTIONS, noise: float = 0.01, seed: int = 0,
-                batch_size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+                batch_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Class probability after imputing the most (MoRF) and the least (LeRF) relevant
     ``fractions`` of each image's pixels: two (B, len(fractions)) tensors.
 
-    Costs ``2 * len(fractions)`` forward passes per image plus the imputations.
+    Costs ``2 * len(fractions)`` forward passes per image, in batches of ``batch_size``
+    (default: :func:`~xai_gan.modules.forward_batch`), plus the imputations, 64
+    images at a time (each chunk draws its own noise: a fixed chunk keeps the scores the same
+    whatever the batch).
     """
     if maps.shape[-2:] != images.shape[-2:] or len(maps) != len(images):
         raise ValueError(f"maps {tuple(maps.shape)} do not match images {tuple(images.shape)}")
@@ -119,8 +125,8 @@ def road_curves(model: nn.Module, images: torch.Tensor, maps: torch.Tensor,
     removed = torch.cat(masks)  # (2F * B, 1, H, W), fraction-major
     repeated = images.repeat(len(masks), 1, 1, 1)
     filled = torch.cat([impute(x, r, noise, seed + i)
-                        for i, (x, r) in enumerate(zip(repeated.split(batch_size),
-                                                       removed.split(batch_size)))])
+                        for i, (x, r) in enumerate(zip(repeated.split(IMPUTE_BATCH),
+                                                       removed.split(IMPUTE_BATCH)))])
     probs = class_probability(model, filled, targets.repeat(len(masks)), batch_size)
     probs = probs.view(len(fractions), 2, len(images))
     return probs[:, 0].T, probs[:, 1].T

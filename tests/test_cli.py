@@ -192,6 +192,19 @@ def test_python_dash_m_entry_point():
     assert "train-classifiers" in out and "run" in out
 
 
+def test_a_log_written_to_a_file_gets_lines_not_progress_bar_redraws(tmp_path):
+    log = tmp_path / "log.txt"
+    with log.open("w") as out:
+        subprocess.run([sys.executable, "-m", "xai_gan", "train-classifiers", "--run-dir",
+                        str(tmp_path), "--models", "vgg", *SMALL], stdout=out,
+                       stderr=subprocess.STDOUT, check=True)
+    text = log.read_text()
+    assert "\r" not in text and "it/s" not in text
+    assert "vgg: test accuracy" in text
+    lines = text.splitlines()
+    assert len(lines) < 20, lines
+
+
 def test_bad_profile_is_refused(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("XAI_GAN_PROFILE", "huge")
     assert cli.main(["run", "--run-dir", str(tmp_path)]) == 2

@@ -24,6 +24,7 @@ from .io import exclusive, load_torch, save_torch
 from .modules import (TORCHVISION_PREFIX, conv_layers, count_parameters, eval_mode,
                       bf16_autocast, example_size, follows_model, place, resolve_device, seeded,
                       set_input_transform)
+from .progress import progress_bar
 from .training import budget_spent, check_finite, check_same_run, run_epoch
 from .zoo import ZOO
 from . import efficientnet
@@ -241,8 +242,8 @@ def evaluate(model: nn.Module, dataset: Dataset, batch_size: int = 256, device=N
     device = place(model, device)
     loss_sum, correct, n = 0.0, 0, 0
     with eval_mode(model):
-        for batch in tqdm(_batches(dataset, batch_size, False, 0, num_workers),
-                          desc="evaluate", disable=not progress, leave=False):
+        for batch in progress_bar(_batches(dataset, batch_size, False, 0, num_workers),
+                                  desc="evaluate", disable=not progress, leave=False):
             images, labels = batch["image"].to(device), batch["label"].to(device)
             logits = model(images).float()
             loss_sum += F.cross_entropy(logits, labels, reduction="sum").item()

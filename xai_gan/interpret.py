@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
-from tqdm.auto import tqdm
+from .progress import progress_bar
 
 from .gan.generators import with_classes
 from .gan.train import validate
@@ -76,8 +76,8 @@ def condition_relevance(generator: nn.Module, store: Dataset, n: int | None = No
         total = sum(batch["conditions"].sum(0) for batch in DataLoader(store, batch_size=batch_size))
         mean = (total / len(store)).to(device)
     rows, offset = [], 0
-    for batch in tqdm(DataLoader(store, batch_size=batch_size), desc="condition relevance",
-                      disable=not progress):
+    for batch in progress_bar(DataLoader(store, batch_size=batch_size),
+                              desc="condition relevance", disable=not progress):
         images, conditions = batch["image"].to(device), batch["conditions"].to(device)
         k = conditions.shape[1]
         full = generator(images, with_classes(generator, conditions, batch.get("pred")))[:, 0]

@@ -104,6 +104,8 @@ def build_representations(config: RunConfig, splits: dict | None = None) -> pd.D
             rows.append({"model": name, "split": split, "n": len(built), "k": built.k,
                          "layers": len(built.metadata["layers"]),
                          "seconds": time.perf_counter() - tic})
+            print(f"{name} {split}: a store of {len(built)} items, {rows[-1]['seconds']:.0f} s",
+                  flush=True)
     return pd.DataFrame(rows)
 
 

@@ -23,12 +23,12 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import ConcatDataset, Dataset
-from tqdm.auto import tqdm
 
 from . import explainers
 from .io import differences, exclusive, save_json
 from .maps import resize
 from .modules import eval_mode, forward_batch, place, representation_layers
+from .progress import progress_bar
 from .representation import cumulative_maps, cumulative_positions, layer_gradcams
 
 STORE_FORMAT = "xai-gan-representation/2"
@@ -151,8 +151,8 @@ def _write_chunks(model, dataset, out_dir, metadata, explain, shard, batch_size,
     todo = [c for c in mine if not _chunk_dir(out_dir, c).exists()]
     total = sum(len(_chunk_rows(c, chunk_size, len(dataset))) for c in mine)
     done = total - sum(len(_chunk_rows(c, chunk_size, len(dataset))) for c in todo)
-    bar = tqdm(total=total, initial=done, desc=f"representation {out_dir.name}",
-               unit="img", disable=not progress)
+    bar = progress_bar(total=total, initial=done, desc=f"representation {out_dir.name}",
+                       unit="img", disable=not progress)
     for c in todo:
         indices = _chunk_rows(c, chunk_size, len(dataset))
         fields: dict[str, list[np.ndarray]] = {}

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 import torch
-from tqdm.auto import tqdm
+from .progress import progress_bar
 
 from .io import differences
 
@@ -47,7 +47,7 @@ def run_epoch(batches: Iterable, step: Callable[[dict], dict], *, spent: float =
     """
     sums: dict[str, float] = {}
     count, out_of_time, tic = 0, False, time.perf_counter()
-    bar = tqdm(batches, desc=desc, disable=not progress, leave=False)
+    bar = progress_bar(batches, desc=desc, disable=not progress, leave=False)
     for batch in bar:
         for name, value in step(batch).items():
             sums[name] = sums.get(name, 0.0) + value

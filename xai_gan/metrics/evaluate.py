@@ -7,10 +7,10 @@ from typing import Callable
 import pandas as pd
 import torch
 from torch.utils.data import default_collate
-from tqdm.auto import tqdm
 
 from .. import explainers as explainer_registry
 from ..modules import eval_mode, place
+from ..progress import progress_bar
 from .registry import METRICS, Explained, available
 
 
@@ -79,7 +79,8 @@ def evaluate(model, dataset, explainers, metrics="all", n: int | None = None,
     rows, warmed = [], set()
     timed = any(METRICS[name].category == "cost" for name in names)
     starts = range(0, n, batch_size)
-    bar = tqdm(total=len(starts) * len(explainers), desc="evaluate", disable=not progress)
+    bar = progress_bar(total=len(starts) * len(explainers), desc="evaluate",
+                       disable=not progress)
     with eval_mode(model):
         for start in starts:
             batch = default_collate([dataset[i] for i in range(start, min(start + batch_size, n))])

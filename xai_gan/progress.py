@@ -1,0 +1,20 @@
+"""Progress bars that draw only where someone watches them: a terminal or a notebook.
+
+A log written to a file or a pipe gets no bar redraws, only the one line per epoch or stage
+that the stages print.
+"""
+from __future__ import annotations
+
+import sys
+
+from tqdm.auto import tqdm
+
+
+def watched() -> bool:
+    """True in a terminal (stderr is one) or a Jupyter kernel."""
+    return sys.stderr.isatty() or "ipykernel" in sys.modules
+
+
+def progress_bar(*args, disable: bool = False, **kwargs) -> tqdm:
+    """``tqdm.auto.tqdm``, disabled also where nobody watches (:func:`watched`)."""
+    return tqdm(*args, disable=disable or not watched(), **kwargs)

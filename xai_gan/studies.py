@@ -1,13 +1,13 @@
 """The studies of a run's GAN: which conditions it relies on, and whether it transfers to
-CNNs, datasets and real photos it never saw. Each writes ``studies/<name>/`` of the run folder and is
-skipped on a re-run with the same settings; the measurements are :mod:`xai_gan.interpret`'s.
+CNNs, datasets and real photos it never saw. Each writes ``studies/<name>/`` of the run folder
+and is skipped on a re-run with the same settings; the measurements are
+:mod:`xai_gan.interpret`'s and :mod:`xai_gan.metrics`'.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 import pandas as pd
-
 from torch.utils.data import default_collate
 
 from . import classifiers, data, explainers, gan, interpret, metrics, plotting, store

@@ -96,7 +96,7 @@ def _solve(images: torch.Tensor, unknown: torch.Tensor, tol: float, max_iter: in
     return x
 
 
-IMPUTE_BATCH = 64
+IMPUTE_BATCH = 64  # images per imputation: each draws its own noise, so this is fixed
 
 
 @follows_model

@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -36,7 +37,8 @@ def stamps(root):
             if p.suffix in (".pt", ".npy") or p.name == "settings.json"}
 
 
-def test_main_job_runs_every_stage_survives_an_interruption_and_resumes(tmp_path, monkeypatch):
+def test_main_job_runs_every_stage_survives_an_interruption_and_resumes(tmp_path, monkeypatch,
+                                                                        capsys):
     fashion = tmp_path / "fashion"
     write_fake_fashion(fashion, 5000 + 48, 40)  # the last 5000 training images are val
     monkeypatch.setenv(xg.data.FASHION_MNIST_ENV, str(fashion))
@@ -56,7 +58,9 @@ def test_main_job_runs_every_stage_survives_an_interruption_and_resumes(tmp_path
     before = stamps(run_dir)
     assert before and (run_dir / "evaluation" / "vgg" / "settings.json") in before
     monkeypatch.setattr(xg.interpret, "transfer", real_transfer)
+    capsys.readouterr()
     assert cli.main(argv) == 0
+    assert re.search(r"the main job took \d+ min \d+ s", capsys.readouterr().out)
     after = stamps(run_dir)
     assert {p: after[p] for p in before} == before  # nothing finished was redone
 

@@ -137,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
         print(pd.DataFrame(result["classifiers"]).to_string(index=False))
         print("seconds per stage:", {k: round(v, 1) for k, v in result["stage_seconds"].items()})
         print(f"report: {result['report']}")
+        minutes, secs = divmod(round(result["total_seconds"]), 60)
+        print(f"the main job took {minutes} min {secs} s (Python's start and the set-up "
+              "not counted)")
     elif command == "report":
         print(f"report: {result}")
     print(f"run folder: {args['run_dir']}")

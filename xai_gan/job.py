@@ -21,7 +21,9 @@ STAGES = [("train-classifiers", pipeline.train_classifiers),
 
 def run(config: RunConfig) -> dict:
     """Run every stage, then write ``summary.json``, ``timings.json`` and ``report.html``
-    into the run folder; returns the summary (with the report's path)."""
+    into the run folder; returns the summary (with the report's path and the job's
+    ``total_seconds``, data generation and report included)."""
+    start = time.perf_counter()
     splits = pipeline.datasets(config)
     seconds, results = {}, {}
     for i, (stage, func) in enumerate(STAGES, 1):
@@ -46,4 +48,5 @@ def run(config: RunConfig) -> dict:
                            for name, value in results["studies"].items()}}
     save_json(summary, config.run_dir / "summary.json")
     summary["report"] = str(report.write(config))
+    summary["total_seconds"] = time.perf_counter() - start
     return summary

@@ -16,11 +16,11 @@ import pandas as pd
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
-from .progress import progress_bar
 
 from .gan.generators import with_classes
 from .gan.train import validate
 from .maps import pearson
+from .progress import progress_bar
 from .representation import cumulative_positions
 
 FILLS = ("zero", "mean")

@@ -66,8 +66,9 @@ def setup(args) -> tuple[xg.RunConfig, dict]:
     """The run's configuration and splits, its CNNs trained (or found)."""
     torch.manual_seed(0)
     base = xg.RunConfig(run_dir=args.run_dir, dataset="shapes", profile="ci", models=args.models,
-                        n_train=args.n_train, n_eval=max(args.n, 100), gan_seconds=args.seconds,
-                        gan_epochs=1000, epochs=8, image_size=64, map_size=args.map_size)
+                        n_train=args.n_train, n_eval=max(args.n, 100), cnn_epochs=8,
+                        gan={"max_seconds": args.seconds, "epochs": 1000}, image_size=64,
+                        map_size=args.map_size)
     splits = xg.pipeline.datasets(base)
     xg.pipeline.train_classifiers(base, splits)
     return base, splits
@@ -106,8 +107,8 @@ def main():
     for model_name in args.models:
         one = base.replace(models=[model_name])
         named = {name: xg.explainers.get(name) for name in args.explainers}
-        config = one.replace(objective="faithful", gan_baselines=args.baselines,
-                             deletion_weight=args.deletion_weight)
+        config = one.with_gan(objective="faithful", deletion_weight=args.deletion_weight
+                              ).replace(gan_baselines=args.baselines)
         print(f"{model_name}: training the GAN and {args.baselines} ({args.seconds:g} s each)",
               flush=True)
         xg.pipeline.train_gan(config, splits)

@@ -54,7 +54,8 @@ def main():
     tables = []
     for model_name in args.models:
         model = xg.pipeline.load_classifier(base, model_name).eval()
-        gan = base.replace(models=[model_name], objective="faithful").gan_checkpoint("gan")
+        gan = base.replace(models=[model_name]).with_gan(objective="faithful").gan_checkpoint(
+            "gan")
         if not gan.exists():
             raise SystemExit(f"no faithful GAN at {gan}: run benchmarks/gan_worth.py first")
         batch = default_collate([splits["test"][i] for i in range(args.n)])

@@ -8,7 +8,8 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "xai_gan"
 # the layers, in import order: a module may import only from its own layer or earlier ones
 LAYERS = [
-    {"checks", "io", "profiles", "progress", "zoo", "efficientnet", "modules", "data",
+    {"checks", "io", "layout", "settings", "profiles", "progress", "zoo", "efficientnet",
+     "modules", "data",
      "training", "maps", "plotting", "hooks", "classifiers"},
     {"representation"},
     {"explainers"},
@@ -19,6 +20,7 @@ LAYERS = [
     {"pipeline"},
     {"studies"},
     {"report"},
+    {"stages"},
     {"job"},
     {"cli", "__main__"},
 ]

@@ -3,6 +3,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 
@@ -12,8 +13,15 @@ import xai_gan as xg
 from conftest import write_fake_fashion
 from xai_gan import cli
 
-SMALL = ["--profile", "ci", "--epochs", "1", "--n-train", "64", "--batch-size", "32",
+SMALL = ["--profile", "ci", "--cnn-epochs", "1", "--n-train", "64", "--cnn-batch-size", "32",
          "--image-size", "32"]
+
+
+def gan_dir(*argv):
+    """The GAN folder that ``xai-gan train-gan *argv`` trains in."""
+    args = cli.parse(["train-gan", *argv])
+    args.pop("command")
+    return cli.run_config(args).gan_dir
 
 
 def test_train_classifiers_writes_checkpoints_and_resumes(tmp_path):
@@ -82,7 +90,7 @@ def test_main_job_runs_every_stage_survives_an_interruption_and_resumes(tmp_path
     own = {p.parent for p in (run_dir / "gan").glob("*/best.pt")}
     left_out = {p.parent for p in (run_dir / "studies" / "cross-architecture" / "gan").glob(
         "without-*/best.pt")}
-    assert {p.name for p in left_out} == {"without-vgg", "without-mobilenet"}
+    assert {p.name.rsplit("-", 1)[0] for p in left_out} == {"without-vgg", "without-mobilenet"}
     assert not own & left_out
     cross = pd.read_csv(run_dir / "studies" / "cross-dataset" / "transfer.csv")
     assert set(cross.tested_on) == {"shapes", "fashion-mnist"} and len(cross) == 4
@@ -113,10 +121,10 @@ def test_a_study_that_cannot_run_is_recorded_not_fatal(tmp_path, monkeypatch):
     results = xg.studies.run(config, splits)
     assert "at least two --models" in results["cross-architecture"]
     assert "apt-get install dataset-fashion-mnist" in results["cross-dataset"]
-    told = xg.studies.run(config.replace(condition_on_class=True), splits)
+    told = xg.studies.run(config.with_gan(condition_on_class=True), splits)
     assert "no meaning for" in told["cross-dataset"]
-    with pytest.raises(ValueError, match="unknown studies"):
-        xg.pipeline.RunConfig(studies=["nope"])
+    with pytest.raises(ValueError, match=r"unknown studies \['nope'\]; choose from"):
+        xg.studies.run(config.replace(studies=["condition-relevance", "nope"]), splits)
 
 
 def test_config_file_sets_defaults_that_flags_override(tmp_path, capsys):
@@ -124,7 +132,8 @@ def test_config_file_sets_defaults_that_flags_override(tmp_path, capsys):
     path.write_text(json.dumps({"models": ["vgg", "resnet"], "k": 4, "gan-seconds": 30,
                                 "run_dir": "runs/x"}))
     args = cli.parse(["run", "--config", str(path), "--k", "6"])
-    assert (args["models"], args["k"], args["gan_seconds"]) == (["vgg", "resnet"], 6, 30)
+    assert (args["models"], args["k"], args["gan.max_seconds"]) == (["vgg", "resnet"], 6, 30)
+    assert cli.run_config({k: v for k, v in args.items() if k != "command"}).gan.max_seconds == 30
     assert str(args["run_dir"]) == "runs/x"
     path.write_text(json.dumps({"modles": ["vgg"]}))
     assert cli.main(["run", "--config", str(path)]) == 2
@@ -166,28 +175,61 @@ def test_unknown_model_is_a_clear_error(tmp_path, capsys):
 
 
 def test_every_run_setting_is_a_flag_with_help_and_the_profile_resolves_once(monkeypatch):
-    """The CLI's flags come from RunConfig's fields; None takes the profile, 0 does not."""
-    import dataclasses
-
-    from xai_gan.config import GROUPS, RunConfig
-
+    """The CLI's flags come from RunConfig's and TrainConfig's fields, each sub-command taking
+    its stage's groups; None takes the profile, 0 does not."""
     parser = cli.parser()
-    for name, sub in parser.stages.items():
-        dests = {a.dest: a for a in sub._actions}
-        for f in dataclasses.fields(RunConfig):
-            if f.init and (f.metadata["group"] is None or name in GROUPS[f.metadata["group"]]):
-                assert f.name in dests and dests[f.name].help, (name, f.name)
+    for name, stage in cli.COMMANDS.items():
+        dests = {a.dest: a for a in parser.stages[name]._actions}
+        for dest, f, _ in cli._settings():
+            if f.metadata["group"] is None or f.metadata["group"] in stage.groups:
+                assert dest in dests and dests[dest].help, (name, dest)
+            else:
+                assert dest not in dests, (name, dest)
     monkeypatch.delenv("XAI_GAN_PROFILE", raising=False)
-    config = RunConfig(gan_seconds=0, n_explain=0)
+    config = xg.RunConfig(gan={"max_seconds": 0}, n_explain=0)
     assert config.profile == "main" and config.models == ["vgg", "resnet", "densenet"]
-    assert config.gan_seconds == 0 and config.n_explain == 0  # given, not "unset"
+    assert config.gan.max_seconds == 0 and config.n_explain == 0  # given, not "unset"
+    assert config.gan.epochs == xg.profiles.PROFILES["main"]["gan_epochs"]
     assert config.study_n == xg.profiles.PROFILES["main"]["n_study"]
-    derived = config.replace(models=["vgg"])
+    derived = config.replace(models=["vgg"], seed=3)
     assert derived.models == ["vgg"] and derived.image_size == config.image_size
+    assert derived.gan.seed == 3 and derived.gan.max_seconds == 0  # the run's seed reaches it
     args = cli.parse(["train-gan", "--teacher", "sise", "--gan-seconds", "5"])
-    assert args["teacher"] == "sise" and args["gan_seconds"] == 5.0 and args["profile"] is None
-    assert not args["distributed"] and cli.parse(["train-gan", "--distributed"])["distributed"]
+    assert args["teacher"] == "sise" and args["gan.max_seconds"] == 5.0
+    assert args["profile"] is None and args["gan.distributed"] is None
+    assert cli.parse(["train-gan", "--distributed"])["gan.distributed"]
     assert "--teacher" in cli.parser().stages["build-representations"].format_help()
+    assert "--generator" not in cli.parser().stages["build-representations"].format_help()
+    with pytest.raises(ValueError, match=r"unknown GAN settings \['epoch'\]"):
+        xg.RunConfig(gan={"epoch": 3})
+
+
+def test_a_gan_folder_is_named_by_every_setting_of_its_identity():
+    """Two runs share a GAN folder exactly when they would train the same GAN."""
+    base = xg.RunConfig(profile="ci", models=["vgg"])
+    same = [base.with_gan(epochs=99, max_seconds=1), base.replace(n_explain=3)]
+    assert {c.gan_dir for c in same} == {base.gan_dir}
+    changed = [base.with_gan(lr=1e-3), base.with_gan(gan_loss="hinge"), base.replace(seed=1),
+               base.with_gan(distil_weight=10.0), base.replace(k=4), base.replace(map_size=16),
+               base.replace(teacher="sise"), base.with_gan(generator="gsft")]
+    dirs = {c.gan_dir for c in changed}
+    assert len(dirs) == len(changed) and base.gan_dir not in dirs
+    # settings a distilled GAN never uses do not make another folder
+    assert base.with_gan(deletion_weight=1.0).gan_dir == base.gan_dir
+    faithful = base.with_gan(objective="faithful")
+    assert faithful.with_gan(deletion_weight=1.0).gan_dir != faithful.gan_dir
+
+
+def test_every_flag_the_docs_give_is_one_the_cli_takes():
+    root = Path(__file__).resolve().parents[1]
+    known = {"--help", "--config", "--out", "--model", "--target", "--methods"}
+    for p in cli.parser().stages.values():
+        known |= {o for a in p._actions for o in a.option_strings}
+    texts = [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    for path in texts:
+        for command in re.findall(r"xai-gan [a-z-]+[^\n`]*", path.read_text()):
+            flags = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", command))
+            assert flags <= known, (path.name, command, sorted(flags - known))
 
 
 def test_python_dash_m_entry_point():
@@ -258,23 +300,28 @@ def test_train_gan_then_evaluate_it_with_the_baselines(tmp_path, capsys, monkeyp
     assert len(xg.store.RepresentationStore(tmp_path / "representations/gradcam/vgg/train")) == 64
     no_adversary = ["--adversarial-weight", "0", "--augment", "flip"]
     assert cli.main(["train-gan", *common, "--gan-epochs", "1", *no_adversary]) == 0
-    gan_dir = tmp_path / "gan" / "msft-tiny-gradcam-vgg-noadv-flip"
-    assert (gan_dir / "best.pt").exists() and (gan_dir / "history.csv").exists()
-    assert xg.io.load_torch(gan_dir / "last.pt")["config"]["augment"] == "flip"
+    trained = gan_dir(*common, *no_adversary)  # the epochs are not part of its identity
+    assert trained == gan_dir(*common, *no_adversary, "--gan-epochs", "1")
+    assert trained.name.startswith("msft-tiny-gradcam-vgg-distil-")
+    assert trained != gan_dir(*common, "--adversarial-weight", "0")
+    assert (trained / "best.pt").exists() and (trained / "history.csv").exists()
+    assert xg.io.load_torch(trained / "last.pt")["config"]["augment"] == "flip"
+    recorded = json.loads((trained / "config.json").read_text())
+    assert recorded["train"]["augment"] == "flip" and recorded["run"]["models"] == ["vgg"]
     assert cli.main(["evaluate", *common, *no_adversary, "--n", "2",
                      "--metrics", "iou", "ms_per_image"]) == 0
     summary = pd.read_csv(tmp_path / "evaluation" / "vgg" / "summary.csv")
     assert {"gan", "gradcam", "sise"} <= set(summary.method)
     # a GAN by its folder's tag, beside the baselines; a missing one is named
     tagged = ["evaluate", *common, "--n", "2", "--metrics", "iou", "--methods", "gradcam",
-              "gan:msft-tiny-gradcam-vgg-noadv-flip"]
+              f"gan:{trained.name}"]
     assert cli.main(tagged) == 0
     summary_path = tmp_path / "evaluation" / "vgg" / "summary.csv"
     assert set(pd.read_csv(summary_path).method) == {"gradcam", tagged[-1]}
     stamp = summary_path.stat().st_mtime_ns
     assert cli.main(tagged) == 0 and summary_path.stat().st_mtime_ns == stamp  # skipped
-    later = (gan_dir / "best.pt").stat().st_mtime_ns + 10**9
-    os.utime(gan_dir / "best.pt", ns=(later, later))  # as if the GAN were retrained
+    later = (trained / "best.pt").stat().st_mtime_ns + 10**9
+    os.utime(trained / "best.pt", ns=(later, later))  # as if the GAN were retrained
     assert cli.main(tagged) == 0 and summary_path.stat().st_mtime_ns != stamp  # re-evaluated
     capsys.readouterr()
     assert cli.main(["evaluate", *common, "--methods", "gan:nope"]) == 2
@@ -282,8 +329,8 @@ def test_train_gan_then_evaluate_it_with_the_baselines(tmp_path, capsys, monkeyp
     # told the explained class too: a folder of its own, a plane per class of the CNN
     by_class = [*common, *no_adversary, "--condition-on-class"]
     assert cli.main(["train-gan", *by_class, "--gan-epochs", "1"]) == 0
-    assert xg.io.load_torch(tmp_path / "gan" / "msft-class-tiny-gradcam-vgg-noadv-flip"
-                            / "best.pt")["spec"]["classes"] == 6
+    assert gan_dir(*by_class).name.startswith("msft-class-tiny-gradcam-vgg-distil-")
+    assert xg.io.load_torch(gan_dir(*by_class) / "best.pt")["spec"]["classes"] == 6
     assert cli.main(["evaluate", *by_class, "--n", "2", "--metrics", "iou",
                      "--methods", "gan"]) == 0
     assert set(pd.read_csv(summary_path).method) == {"gan"}
@@ -291,11 +338,11 @@ def test_train_gan_then_evaluate_it_with_the_baselines(tmp_path, capsys, monkeyp
     faithful = [*common, "--objective", "faithful", "--gan-baselines", "linear", "distil",
                 "--gan-epochs", "1"]
     assert cli.main(["train-gan", *faithful]) == 0
-    for tag in ("msft-tiny-gradcam-vgg-faithful", "linear-tiny-gradcam-vgg-faithful",
-                "msft-tiny-gradcam-vgg"):  # the GAN, linear with its objective, distilled
-        assert (tmp_path / "gan" / tag / "best.pt").exists()
-    assert xg.io.load_torch(tmp_path / "gan" / "msft-tiny-gradcam-vgg" / "best.pt")[
-        "teacher"] == "gradcam"
+    distilled = gan_dir(*common)
+    for folder in (gan_dir(*faithful), gan_dir(*faithful, "--generator", "linear"),
+                   distilled):  # the GAN, linear with its objective, distilled
+        assert (folder / "best.pt").exists()
+    assert xg.io.load_torch(distilled / "best.pt")["teacher"] == "gradcam"
     assert cli.main(["evaluate", *faithful, "--n", "2", "--metrics", "deletion_auc"]) == 0
     assert {"gan", "gan:linear", "gan:distil", "copy"} <= set(pd.read_csv(summary_path).method)
     with pytest.raises(ValueError, match="unknown GAN baselines \\['nope'\\]"):
@@ -309,25 +356,26 @@ def test_train_gan_then_evaluate_it_with_the_baselines(tmp_path, capsys, monkeyp
     assert cli.main(["build-representations", *common, "--teacher", "edge"]) == 0
     assert cli.main(["train-gan", *constant]) == 2
     out, err = capsys.readouterr()
-    assert "msft-tiny-edge-vgg-paper collapsed: at epoch 2" in err
+    assert f"{gan_dir(*constant).name} collapsed: at epoch 2" in err
     # linear, blind to the image, cannot draw its edges either: left out, after the GAN
     assert "GAN baseline gan:linear is left out: the generator in" in out
-    assert xg.gan.collapse.recorded(tmp_path / "gan" / "linear-tiny-edge-vgg-paper")
+    linear = gan_dir(*constant, "--generator", "linear")
+    assert xg.gan.collapse.recorded(linear)
     assert cli.main(["evaluate", *constant, "--n", "2", "--metrics", "iou",
                      "--methods", "gan"]) == 2
     assert "gan has no map to evaluate: the generator in" in capsys.readouterr().err
     assert [line.split(":")[0] for line in xg.report.collapses(tmp_path)] == [
-        f"Generator {name}-tiny-edge-vgg-paper collapsed and is not scored"
-        for name in ("linear", "msft")]
+        f"Generator {folder.name} collapsed and is not scored"
+        for folder in (linear, gan_dir(*constant))]
 
 
 def test_transfer_studies_study_a_gan_distilled_from_the_teacher(tmp_path):
     """They score closeness to the teacher's maps: a faithful run's GAN learned no teacher."""
     distilled = xg.RunConfig(run_dir=tmp_path, profile="ci")
     assert xg.studies.transfer_config(distilled) is distilled
-    faithful = distilled.replace(objective="faithful", gan_baselines=["linear"])
+    faithful = distilled.with_gan(objective="faithful").replace(gan_baselines=["linear"])
     study = xg.studies.transfer_config(faithful)
-    assert study.objective == "distil" and study.gan_baselines == []
+    assert study.gan.objective == "distil" and study.gan_baselines == []
     assert study.gan_dir == distilled.gan_dir  # the run's distil baseline, if it trained one
     assert faithful.baselines().keys() == {"gan:linear"}
     assert distilled.replace(gan_baselines=["distil", "faithful"]).baselines().keys() == {

@@ -193,8 +193,8 @@ def test_on_colab_every_notebook_shares_one_folder_in_drive(fake_colab, capsys):
     assert fake_colab == ["/content/drive"]
     assert str(config.run_dir) in capsys.readouterr().out
     # notebook 02's own generator choice lands in the same folder
-    assert pipeline.notebook_config(profile="ci", generator="gsft", preset="paper").run_dir \
-        == config.run_dir
+    assert pipeline.notebook_config(profile="ci", gan={"generator": "gsft", "preset": "paper"}
+                                    ).run_dir == config.run_dir
 
 
 def test_on_colab_an_explicit_folder_outside_drive_mounts_nothing(fake_colab, monkeypatch,
@@ -235,20 +235,20 @@ def test_notebook_setup_makes_what_is_missing_and_names_the_notebook_that_makes_
     config, splits, model, test = pipeline.notebook_setup(profile="ci")
     assert [stage for stage, _ in stages] == ["train_classifiers", "build_representations",
                                               "train_gan"]
-    assert (config.generator, config.preset) == (xg.RunConfig().generator, xg.RunConfig().preset)
+    assert (config.gan.generator, config.gan.preset) == ("msft", "tiny")
     out = capsys.readouterr().out
     assert "notebook 01" in out and out.count("notebook 02") == 2
     assert model == "the resnet" and test == "the test split"
 
 
 def test_notebook_setup_reuses_the_paper_size_gan_of_notebook_02(stages, capsys):
-    paper = pipeline.notebook_config(profile="ci", generator="gsft", preset="paper")
+    paper = pipeline.notebook_config(profile="ci", gan={"generator": "gsft", "preset": "paper"})
     tiny = pipeline.notebook_config(profile="ci")
     for config in (paper, tiny):
         config.gan_dir.mkdir(parents=True)
         (config.gan_dir / "best.pt").touch()
     config = pipeline.notebook_setup(profile="ci").config
-    assert (config.generator, config.preset) == ("gsft", "paper")
+    assert (config.gan.generator, config.gan.preset) == ("gsft", "paper")
     assert config.gan_dir == paper.gan_dir
     assert "train_gan" not in [stage for stage, _ in stages]  # used as it is, never retrained
     assert str(paper.gan_dir) in capsys.readouterr().out

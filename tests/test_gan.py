@@ -215,23 +215,26 @@ def test_a_generator_told_the_class_learns_a_teacher_that_depends_on_it(tmp_path
     assert generator.spec["classes"] == 2 and state["k"] == 4
     item = ClassToy(2)[1]
     images, conditions = item["image"][None], item["conditions"][None]
-    heat = generator(images, xg.gan.with_classes(generator, conditions, torch.tensor([1])))
+    heat = generator(images, conditions, torch.tensor([1]))
     assert heat[0, 0, :, 8:].mean() > heat[0, 0, :, :8].mean()  # class 1: the right half
     with pytest.raises(ValueError, match="pass the class each map explains"):
-        xg.gan.with_classes(generator, conditions, None)
-    with pytest.raises(ValueError, match="class 2 is outside the 2 classes"):
-        xg.gan.with_classes(generator, conditions, torch.tensor([2]))
-    with pytest.raises(ValueError, match="class -1 is outside the 2 classes"):
-        xg.gan.with_classes(generator, conditions, torch.tensor([-1]))
-    with pytest.raises(ValueError, match="4 condition maps and 2 class planes, got 4"):
         generator(images, conditions)
+    with pytest.raises(ValueError, match="class 2 is outside the 2 classes"):
+        generator(images, conditions, torch.tensor([2]))
+    with pytest.raises(ValueError, match="class -1 is outside the 2 classes"):
+        generator(images, conditions, torch.tensor([-1]))
+    with pytest.raises(ValueError, match=r"reads 4 condition maps, got shape \(1, 6, 16, 16\)"):
+        generator(images, torch.cat([conditions, conditions[:, :2]], 1), torch.tensor([1]))
     relevance = xg.interpret.condition_relevance(generator, ClassToy(4), progress=False)
     assert len(relevance) == 4 * 4 and relevance.change.notna().all()
-    assert xg.gan.with_classes(build_generator("msft", 4), conditions, None) is conditions
+    blind = build_generator("msft", 4)
+    assert torch.equal(blind(images, conditions), blind(images, conditions, torch.tensor([1])))
     # the image-only ablation zeroes the class planes with the other conditions
     image_only = build_generator("msft", 4, inputs="image", classes=2)
-    one, other = (xg.gan.with_classes(image_only, conditions, torch.tensor([c])) for c in (0, 1))
-    assert torch.equal(image_only(images, one), image_only(images, other))
+    one, other = (image_only(images, conditions, torch.tensor([c])) for c in (0, 1))
+    assert torch.equal(one, other)
+    with pytest.raises(ValueError, match=r"reads \(3, S, S\) images, got shape \(1, 1, 16, 16\)"):
+        image_only(images[:, :1], conditions, torch.tensor([0]))
     with pytest.raises(ValueError, match="classes must be 0"):
         build_generator("msft", 4, classes=-1)
     with pytest.raises(ValueError, match="use msft, gsft or linear with classes"):
@@ -366,6 +369,7 @@ def test_an_interrupted_run_resumes_to_the_same_result(tmp_path, interrupting):
     # a checkpoint from before objectives, made with the replaced keep/remove term: refused
     state = xg.io.load_torch(resumed_config.out_dir / "last.pt")
     del state["config"]["objective"]
+    state.update(format="xai-gan-generator/1")
     state["config"]["faithfulness_weight"] = 5.0
     xg.io.save_torch(state, resumed_config.out_dir / "last.pt")
     with pytest.raises(ValueError, match="another run.*replaced keep/remove term"):
@@ -383,11 +387,59 @@ def test_a_faithful_checkpoint_from_before_the_deletion_weight_resumes_as_the_ga
     train(store, store, config)
     state = xg.io.load_torch(config.out_dir / "last.pt")
     del state["config"]["deletion_weight"]  # made with the deletion term always on
+    state["format"] = "xai-gan-generator/1"
     xg.io.save_torch(state, config.out_dir / "last.pt")
     with pytest.raises(ValueError, match="another run.*deletion_weight"):
         train(store, store, small_config(tmp_path, epochs=2, **faithful))
     assert list(train(store, store, small_config(tmp_path, epochs=2, deletion_weight=1.0,
                                                  **faithful)).history.epoch) == [1, 2]
+
+
+def test_older_checkpoints_are_migrated_in_one_place_and_unknown_formats_refused(tmp_path):
+    generator = build_generator("msft", 4, inputs="image", seed=0)
+    state = xg.gan.generator_state(generator, {"k": 4, "map_size": 16, "image_channels": 3},
+                                   {"l1_weight": 50.0, "generator_options": {"inputs": "image"}})
+    state.update(format="xai-gan-generator/1", image_size=state.pop("map_size"))
+    migrated = xg.gan.checkpoint.migrate(copy.deepcopy(state), "old.pt")
+    assert migrated["format"] == xg.gan.GENERATOR_FORMAT and migrated["map_size"] == 16
+    assert migrated["config"] == {"objective": "distil", "recipe": "paper",
+                                  "distil_weight": 50.0, "generator_options": {},
+                                  "inputs": "image"}
+    xg.io.save_torch(state, tmp_path / "old.pt")
+    loaded, _ = xg.gan.load_generator(tmp_path / "old.pt")
+    assert loaded.reads == "image" and torch.equal(loaded.state_dict()["out.bias"],
+                                                   generator.state_dict()["out.bias"])
+    for bad, message in ((dict(state, format="xai-gan-generator/9"), "generator/9: written by"),
+                         ({"weights": 1}, "not an xai-gan generator checkpoint")):
+        xg.io.save_torch(bad, tmp_path / "bad.pt")
+        with pytest.raises(ValueError, match=message):
+            xg.gan.load_generator(tmp_path / "bad.pt")
+
+
+def test_the_objectives_are_terms_picked_by_the_config_and_validation_reuses_faithfulness(
+        tmp_path, shapes_cnn):
+    model, items = shapes_cnn
+    xg.classifiers.save_checkpoint(tmp_path / "cnn.pt", model)
+    terms = {objective: [type(t).__name__ for t in xg.gan.objectives(
+        small_config(tmp_path, objective=objective, classifier=str(tmp_path / "cnn.pt")),
+        [model], [32], adversarial=None)] for objective in xg.gan.OBJECTIVES}
+    assert terms == {"distil": ["Distillation"], "faithful": ["Faithfulness"],
+                     "both": ["Distillation", "Faithfulness"]}
+    store = xg.store.build(model, items[:6], tmp_path / "store", k=4, map_size=32,
+                           progress=False)
+    batch = torch.utils.data.default_collate([store[i] for i in range(6)])
+    heat = torch.rand(6, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+    term = xg.gan.Faithfulness([model], [store.image_size], weight=2.0)
+    ((name, weight, value),) = term(xg.gan.Step(batch["image"], batch["teacher_map"][:, None],
+                                                heat, heat, batch))
+    assert (name, weight) == ("faith", 2.0)
+    torch.testing.assert_close(value, faithfulness_loss(
+        model, batch["image"], heat, batch["pred"], input_size=store.image_size))
+    generator = build_generator("msft", 4, seed=0)
+    drawn = generator(batch["image"], batch["conditions"]).float()
+    scored = xg.gan.validate(generator, store, classifier=model, input_size=store.image_size)
+    assert scored["val_faith"] == pytest.approx(
+        term.loss(batch["image"], drawn, batch, saturation_weight=0).item(), abs=1e-5)
 
 
 def test_a_moved_run_folder_resumes_and_another_cnn_is_refused(tmp_path, shapes_cnn):
@@ -577,8 +629,7 @@ def test_gan_explainer_from_checkpoint_runs_and_refuses_misfits(trained_explaine
     drawn = {}
     for name, classes in (("right", targets), ("wrong", 1 - targets)):
         with torch.no_grad():
-            heat = told.generator(images, xg.gan.with_classes(told.generator, conditions,
-                                                                classes))[:, 0]
+            heat = told.generator(images, conditions, classes)[:, 0]
         drawn[name] = heat / heat.amax((1, 2), keepdim=True)
     heat = told(model, images, targets)
     torch.testing.assert_close(heat, drawn["right"], atol=2e-3, rtol=0)

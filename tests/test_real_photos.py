@@ -59,16 +59,16 @@ def test_the_pretrained_profile_fine_tunes_the_offline_imagenet_cnn_on_quick_exp
     assert run.models == ["efficientnet_lite0"] and run.weights == "imagenet"
     assert run.image_size == 128 and run.map_size == 64
     assert run.studies == ["real-photos", "condition-relevance"]
-    assert (run.batch_size, run.lr) == (32, 1e-3)
+    assert (run.cnn_batch_size, run.cnn_lr) == (32, 1e-3)
     methods = run.default_methods()
     assert {"gradcam", "lrp", "copy", "random", "centre"} <= set(methods)
     assert not {"scorecam", "sise", "gfi"} & set(methods)  # minutes per image on this CNN
     assert set(methods) <= set(xg.explainers.baselines())
     main = xg.RunConfig(profile="main")
-    assert main.weights is None and main.lr is None and main.batch_size == 64
+    assert main.weights is None and main.cnn_lr is None and main.cnn_batch_size == 64
     assert "real-photos" not in main.studies
     assert main.default_methods() == xg.explainers.baselines()
-    assert xg.RunConfig(profile="pretrained", batch_size=8, lr=0.5).batch_size == 8
+    assert xg.RunConfig(profile="pretrained", cnn_batch_size=8, cnn_lr=0.5).cnn_batch_size == 8
 
 
 def test_a_gan_explains_the_pretrained_cnn_on_its_device_and_size():

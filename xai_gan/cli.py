@@ -15,24 +15,35 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import explain, explainers, gan, job, pipeline, report, studies
-from .config import GROUPS, RunConfig
+from . import explain, explainers, gan, job, stages, studies
+from .config import RunConfig
+from .settings import NO_FLAG
 
-STAGES = {
-    "run": (job.run, "the main job, end to end, with the HTML report"),
-    "train-classifiers": (pipeline.train_classifiers, "train the CNN classifiers"),
-    "build-representations": (pipeline.build_representations,
-                              "per-layer Grad-CAMs and cumulative maps of every split"),
-    "train-gan": (pipeline.train_gan, "train the SFT-cGAN on the run's representation stores"),
-    "evaluate": (pipeline.evaluate, "score explainers with every metric on the test split"),
-    "studies": (studies.run, "condition relevance, cross-architecture, cross-dataset and "
-                "real-photo generalisation of the run's GAN"),
-    "report": (report.write, "(re)write report.html from what the run folder holds"),
-}
+# the sub-commands: the main job, then every stage
+COMMANDS = {"run": stages.Stage(job.run, "the main job, end to end, with the HTML report",
+                                stages.MAIN_JOB_GROUPS), **stages.STAGES}
+GAN = "gan."  # the prefix of the GAN's settings among the parsed arguments
+# choices only a later layer knows: the registered studies
+CHOICES = {"studies": list(studies.STUDIES)}
+
+
+def _settings() -> list[tuple[str, dataclasses.Field, object]]:
+    """``(dest, field, type hint)`` of every setting with a flag: RunConfig's, then its GAN's
+    (:class:`~xai_gan.gan.TrainConfig`, dest ``gan.<field>``)."""
+    out = []
+    for cls, prefix in ((RunConfig, ""), (gan.TrainConfig, GAN)):
+        hints = typing.get_type_hints(cls)
+        out += [(prefix + f.name, f, hints[f.name]) for f in dataclasses.fields(cls)
+                if f.init and f.metadata.get("group") != NO_FLAG]
+    return out
+
+
+def flag_name(f: dataclasses.Field) -> str:
+    return f.metadata.get("flag") or "--" + f.name.replace("_", "-")
 
 
 def config_file(path: str | Path) -> dict:
-    """The RunConfig fields of a JSON file (keys as the flags' names, with _ or -)."""
+    """The settings of a JSON file, by dest (keys as the flags' names, with _ or -)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"config file {path} does not exist")
@@ -42,26 +53,31 @@ def config_file(path: str | Path) -> dict:
         raise ValueError(f"config file {path} is not valid JSON: {err}") from None
     if not isinstance(values, dict):
         raise ValueError(f"config file {path} must hold one JSON object")
+    dests = {flag_name(f)[2:].replace("-", "_"): dest for dest, f, _ in _settings()}
     values = {key.replace("-", "_"): value for key, value in values.items()}
-    fields = {f.name for f in dataclasses.fields(RunConfig) if f.init}
-    unknown = sorted(set(values) - fields)
+    unknown = sorted(set(values) - set(dests))
     if unknown:
         raise ValueError(f"config file {path}: unknown settings {unknown}; "
-                         f"known: {sorted(fields)}")
-    return values
+                         f"known: {sorted(dests)}")
+    return {dests[key]: value for key, value in values.items()}
 
 
-def add_setting(p: argparse.ArgumentParser, f: dataclasses.Field, hint) -> None:
-    """The flag of RunConfig field ``f`` (type hint ``hint``): name, type, choices, help."""
+def add_setting(p: argparse.ArgumentParser, dest: str, f: dataclasses.Field, hint,
+                choices: list | None = None) -> None:
+    """The flag of a settings field ``f`` (type hint ``hint``): name, type, choices (the
+    field's, or ``choices``), help. A GAN setting defaults to None: the run's profile, or
+    TrainConfig's default, decides."""
     meta = f.metadata
-    flag = meta["flag"] or "--" + f.name.replace("_", "-")
     default = f.default if f.default is not dataclasses.MISSING else None
-    help_ = meta["help"] + (f" (default: {default})" if default not in (None, False) else "")
-    options = {"dest": f.name, "default": default, "help": help_.replace("%", "%%")}
-    if meta["choices"] is not None:
-        options["choices"] = meta["choices"]
+    shown = None if meta.get("profile") else default
+    help_ = meta["help"] + (f" (default: {shown})" if shown not in (None, False) else "")
+    options = {"dest": dest, "default": None if dest.startswith(GAN) else default,
+               "help": help_.replace("%", "%%")}
+    choices = meta["choices"] if choices is None else choices
+    if choices is not None:
+        options["choices"] = choices
     if hint is bool:
-        p.add_argument(flag, action="store_true", **options)
+        p.add_argument(flag_name(f), action="store_true", **options)
         return
     kinds = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
     kind = kinds[0]
@@ -71,26 +87,25 @@ def add_setting(p: argparse.ArgumentParser, f: dataclasses.Field, hint) -> None:
             options["metavar"] = f.name.upper().rstrip("S")
     else:
         options["type"] = kind
-    p.add_argument(flag, **options)
+    p.add_argument(flag_name(f), **options)
 
 
 def parser() -> argparse.ArgumentParser:
-    """The ``xai-gan`` argument parser: each sub-command's flags are RunConfig's fields
-    (those of the groups it takes), with their help, choices and defaults."""
+    """The ``xai-gan`` argument parser: each sub-command's flags are the settings of the
+    groups it takes (:data:`COMMANDS`), with their help, choices and defaults."""
     parser = argparse.ArgumentParser(
         prog="xai-gan", description="Explain CNN predictions with a conditional GAN. Every "
         "stage reads and writes one run folder and resumes where it stopped.")
     sub = parser.add_subparsers(dest="command", required=True)
     parser.stages = {}
-    hints = typing.get_type_hints(RunConfig)
-    for name, (_, help_) in STAGES.items():
-        p = parser.stages[name] = sub.add_parser(name, help=help_)
+    for name, stage in COMMANDS.items():
+        p = parser.stages[name] = sub.add_parser(name, help=stage.help)
         p.add_argument("--config", default=None, type=Path,
                        help="a JSON file of settings (flag names as keys); flags override it")
-        for f in dataclasses.fields(RunConfig):
-            group = f.metadata.get("group") if f.init else "not a setting"
-            if group is None or name in GROUPS.get(group, ()):
-                add_setting(p, f, hints[f.name])
+        for dest, f, hint in _settings():
+            group = f.metadata.get("group")
+            if group is None or group in stage.groups:
+                add_setting(p, dest, f, hint, CHOICES.get(dest))
     p = sub.add_parser("explain", help="one photo: the CNN's top classes and every quick "
                        "method's map, in one PNG (no run folder)")
     p.add_argument("photo", type=Path, help="an image file (any size; the centre square is used)")
@@ -117,6 +132,13 @@ def parse(argv: list[str] | None = None) -> dict:
     return args
 
 
+def run_config(args: dict) -> RunConfig:
+    """The RunConfig of parsed settings: the GAN's given ones (``gan.<field>``) become its
+    changes from the profile's GAN."""
+    changes = {k[len(GAN):]: args.pop(k) for k in list(args) if k.startswith(GAN)}
+    return RunConfig(**args, gan={k: v for k, v in changes.items() if v is not None})
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = parse(argv)
@@ -124,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         if command == "explain":
             print(f"wrote {explain.explain_file(args.pop('photo'), **args)}")
             return 0
-        result = STAGES[command][0](RunConfig(**args))
+        result = COMMANDS[command].run(run_config(args))
     except (ValueError, OSError, gan.GeneratorCollapsed) as err:
         print(f"xai-gan: error: {err}", file=sys.stderr)
         return 2

@@ -1,39 +1,31 @@
 """What a run does: :class:`RunConfig`, the one source of every run setting.
 
-Each field carries its help and, where it has them, its choices and the CLI sub-commands
-that take it (``xai_gan.cli`` builds its flags from these fields). ``None`` means "the
-profile's value", resolved once, in ``__post_init__``.
+Each field carries its help and, where it has them, its choices and the setting group that
+says which CLI sub-commands take it (``xai_gan.cli`` builds its flags from these fields).
+``None`` means "the profile's value", resolved once, in ``__post_init__``. The GAN's settings
+are one nested :class:`~xai_gan.gan.TrainConfig`, ``gan``, whose fields are its flags; a run
+derives from it, and from nothing else, what its GAN is (its folder, its resume check).
+Every path of the run folder comes from :attr:`RunConfig.layout`.
 """
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import data, explainers, gan, metrics, profiles
+from .io import as_json
+from .layout import RunLayout, folder_name
+from .settings import NO_FLAG, setting
 
-STUDIES = ("condition-relevance", "cross-architecture", "cross-dataset", "real-photos")
-DEFAULT_STUDIES = STUDIES[:3]  # unless the profile names its own
 # what a generator the GAN must beat changes from the GAN's own set-up
 BASELINES = {"linear": {"generator": "linear"}, "image-only": {"inputs": "image"},
              "conditions-only": {"inputs": "conditions"}, "distil": {"objective": "distil"},
              "faithful": {"objective": "faithful"}}
-_GAN = gan.TrainConfig  # the GAN's defaults live there once
-
-# which CLI sub-commands take a group's flags (every other field: every sub-command)
-GROUPS = {"gan": ("run", "train-gan", "evaluate", "studies", "report"),
-          "evaluate": ("run", "evaluate"), "checkpoint": ("evaluate",),
-          "store": ("build-representations",),
-          "study": ("run", "studies", "report")}
-
-
-def setting(default=None, help: str = "", *, choices=None, group: str | None = None,
-            flag: str | None = None, factory=None):
-    """A RunConfig field with what its CLI flag needs: help, choices, group, flag name."""
-    meta = {"help": help, "choices": choices, "group": group, "flag": flag}
-    if factory is not None:
-        return field(default_factory=factory, metadata=meta)
-    return field(default=default, metadata=meta)
+# the GAN settings a profile sets, by their name in the profile
+_GAN_PROFILE = {"epochs": "gan_epochs", "max_seconds": "gan_seconds", "objective": "objective"}
 
 
 @dataclass
@@ -65,12 +57,12 @@ class RunConfig:
         None, "pretrained weights of the full-size models: imagenet for efficientnet_lite0 "
         "(offline), e.g. DEFAULT for torchvision:<name> (downloaded once: online only); the "
         "model then normalises its input as the weights expect")
-    epochs: int | None = setting(None, "CNN training epochs (default: the profile's)")
-    batch_size: int | None = setting(None, "CNN training batch size (default: the profile's, "
-                                     "else 64)")
-    lr: float | None = setting(None, "CNN learning rate (default: the profile's, else 3e-3 for "
-                               "zoo CNNs and 1e-4 for full-size ones: a fine-tuning rate that "
-                               "deep nets without batch norm, like VGG16, survive)")
+    cnn_epochs: int | None = setting(None, "CNN training epochs (default: the profile's)")
+    cnn_batch_size: int | None = setting(None, "CNN training batch size (default: the "
+                                         "profile's, else 64)")
+    cnn_lr: float | None = setting(None, "CNN learning rate (default: the profile's, else 3e-3 "
+                                   "for zoo CNNs and 1e-4 for full-size ones: a fine-tuning rate "
+                                   "that deep nets without batch norm, like VGG16, survive)")
     n_train: int | None = setting(
         None, "training images (default: the profile's for shapes, all else)")
     n_eval: int | None = setting(
@@ -78,31 +70,9 @@ class RunConfig:
     k: int = setting(8, "condition maps kept")
     teacher: str = setting("gradcam", "explainer whose maps the GAN learns to draw, and the "
                            "similarity metrics compare with", choices=explainers.baselines())
-    generator: str = setting(_GAN.generator, "generator architecture",
-                             choices=gan.available(), group="gan")
-    preset: str = setting(_GAN.preset, "generator size", choices=["tiny", "paper"],
-                          group="gan")
-    inputs: str = setting("both", "what the generator reads: both, or only the image or only "
-                          "the conditions (the other zeroed: the ablation that measures what "
-                          "each contributes)", choices=list(gan.INPUTS), group="gan")
-    condition_on_class: bool = setting(
-        False, "also tell the generator which class each map explains (one-hot planes beside "
-        "the condition maps): a teacher that treats some classes differently (Score-CAM on "
-        "some CNNs) becomes learnable", group="gan")
-    augment: str = setting(_GAN.augment, "a random symmetry per training item, applied alike "
-                           "to its image, conditions and teacher map: flip (left-right) or "
-                           "dihedral (flips and quarter turns: only for classes that survive "
-                           "them)", choices=list(gan.AUGMENTATIONS), group="gan")
-    gan_epochs: int | None = setting(None, "GAN epochs (default: the profile's)", group="gan")
-    distributed: bool = setting(False, "train the GAN with DistributedDataParallel over "
-                                "torchrun's processes (torchrun --nproc_per_node N -m xai_gan "
-                                "train-gan --distributed)", group="gan")
-    gan_seconds: float | None = setting(
-        None, "GAN training budget in seconds (default: the profile's)", group="gan")
-    objective: str | None = setting(None, "what the generator learns: distil (the teacher's "
-                                    "map), faithful (deletion and insertion through the frozen "
-                                    "CNN, no teacher) or both (default: the profile's)",
-                                    choices=list(gan.OBJECTIVES), group="gan")
+    gan: gan.TrainConfig | dict | None = setting(
+        None, "the GAN's settings: a TrainConfig, or a dict of the fields that differ from "
+        "the profile's (its flags are TrainConfig's)", group=NO_FLAG)
     gan_baselines: list[str] | None = setting(
         None, "generators the GAN must beat, trained beside it on the same stores and budget "
         "and evaluated as gan:<name>: linear (a learned 1x1 mix of the conditions), image-only "
@@ -110,26 +80,6 @@ class RunConfig:
         "GAN with the other objective: distil (the paper's, drawn from the teacher) or "
         "faithful (no teacher); none for none (default: the profile's)",
         choices=[*BASELINES, "none"], group="gan")
-    recipe: str = setting(_GAN.recipe, "the distillation term: cross-entropy (to the teacher "
-                          "map as a soft label, on the generator's logits: learns sparse "
-                          "teachers too) or paper (L1 to the teacher map, the published "
-                          "recipe: on teachers whose maps are mostly near 0 it can collapse "
-                          "to a constant map)", choices=list(gan.RECIPES), group="gan")
-    distil_weight: float = setting(_GAN.distil_weight, "weight of the distillation term",
-                                   group="gan")
-    correlation_weight: float = setting(
-        _GAN.correlation_weight, "weight of 1 - Pearson to the teacher map, beside the "
-        "distillation term", group="gan")
-    adversarial_weight: float = setting(_GAN.adversarial_weight, "0: L1 only", group="gan")
-    gan_loss: str = setting(_GAN.gan_loss, "adversarial loss", choices=list(gan.LOSSES),
-                            group="gan")
-    faithfulness_weight: float = setting(
-        _GAN.faithfulness_weight, "weight of the faithfulness objective (objective faithful or "
-        "both)", group="gan")
-    deletion_weight: float = setting(
-        _GAN.deletion_weight, "weight of the faithfulness objective's deletion term beside its "
-        "insertion term (0: insertion alone, which scored as well or a little better, at half "
-        "the CNN passes)", group="gan")
     shard: str | None = setting(
         None, "i/n: build only share i (from 0) of every store's chunks, to split an expensive "
         "teacher across n processes (run one per i; any of them finishes the store)",
@@ -148,7 +98,7 @@ class RunConfig:
         group="checkpoint", flag="--checkpoint")
     studies: list[str] | None = setting(None, "studies to run (default: the profile's; the "
                                         "first three but in the pretrained profile)",
-                                        choices=list(STUDIES), group="study")
+                                        group="study")
     other_dataset: str = setting("fashion-mnist", "the cross-dataset study's second dataset",
                                  choices=data.available(), group="study")
     study_seconds: float | None = setting(
@@ -167,21 +117,20 @@ class RunConfig:
         profile = {"models": self.settings["models"],
                    "image_size": profiles.lookup(self.settings["image_size"], self.dataset),
                    "n_explain": self.settings["n_explain"],
-                   "gan_epochs": self.settings["gan_epochs"],
-                   "gan_seconds": self.settings["gan_seconds"],
-                   "objective": self.settings["objective"],
                    "gan_baselines": self.settings["gan_baselines"],
                    "study_seconds": self.settings["study_seconds"],
                    "study_n": self.settings["n_study"],
                    "study_n_train": self.settings["study_n_train"],
-                   "studies": list(self.settings.get("studies", DEFAULT_STUDIES)),
-                   "weights": self.settings.get("weights"), "lr": self.settings.get("lr"),
-                   "batch_size": self.settings.get("batch_size", 64)}
+                   "studies": list(self.settings["studies"]),
+                   "weights": self.settings.get("weights"), "cnn_lr": self.settings.get("lr"),
+                   "cnn_batch_size": self.settings.get("batch_size", 64)}
         if self.dataset == "shapes":  # generated: the profile sizes it; others keep every image
             profile.update(n_train=self.settings["n_train"], n_eval=self.settings["n_eval"])
         for name, value in profile.items():
             if getattr(self, name) is None:
                 setattr(self, name, value)
+        if not isinstance(self.gan, gan.TrainConfig):
+            self.gan = self.profile_gan(**(self.gan or {}))
         if self.map_size is None:  # 64 px (the paper's) unless the profile says otherwise
             self.map_size = min(self.image_size, self.settings.get("map_size", 64))
         if not 8 <= self.map_size <= self.image_size:
@@ -193,9 +142,20 @@ class RunConfig:
         unknown = sorted(set(self.gan_baselines) - set(BASELINES))
         if unknown:
             raise ValueError(f"unknown GAN baselines {unknown}; choose from {list(BASELINES)}")
-        unknown = sorted(set(self.studies) - set(STUDIES))
+
+    def profile_gan(self, **changes) -> gan.TrainConfig:
+        """The GAN settings of this run's profile (epochs, budget, objective), with
+        ``changes``; the run's seed and device."""
+        known = {f.name for f in dataclasses.fields(gan.TrainConfig)}
+        unknown = sorted(set(changes) - known)
         if unknown:
-            raise ValueError(f"unknown studies {unknown}; choose from {list(STUDIES)}")
+            raise ValueError(f"unknown GAN settings {unknown}; choose from {sorted(known)}")
+        values = {name: self.settings[key] for name, key in _GAN_PROFILE.items()}
+        return gan.TrainConfig(**{**values, **changes, "seed": self.seed, "device": self.device})
+
+    def with_gan(self, **changes) -> "RunConfig":
+        """This run with its GAN's settings changed (e.g. ``max_seconds=60``)."""
+        return self.replace(gan=dataclasses.replace(self.gan, **changes))
 
     def default_methods(self) -> list[str]:
         """The explainers evaluated when ``methods`` is not given: the profile's list (a
@@ -203,11 +163,20 @@ class RunConfig:
         return list(self.settings.get("methods", explainers.baselines()))
 
     def replace(self, **changes) -> "RunConfig":
-        """A derived configuration (``dataclasses.replace``)."""
-        return dataclasses.replace(self, **changes)
+        """A derived configuration (``dataclasses.replace``); a new seed or device reaches the
+        GAN's settings too."""
+        derived = dataclasses.replace(self, **changes)
+        if derived.gan.seed != derived.seed or derived.gan.device != derived.device:
+            derived.gan = dataclasses.replace(derived.gan, seed=derived.seed,
+                                              device=derived.device)
+        return derived
+
+    @property
+    def layout(self) -> RunLayout:
+        return RunLayout(self.run_dir)
 
     def checkpoint(self, model: str) -> Path:
-        return self.run_dir / "classifiers" / f"{model.replace(':', '_')}.pt"
+        return self.layout.classifier(model)
 
     def shard_share(self) -> tuple[int, int]:
         """``shard`` as ``(index, count)`` (``(0, 1)``: the whole store)."""
@@ -223,41 +192,47 @@ class RunConfig:
         return index, count
 
     def store_dir(self, model: str, split: str) -> Path:
-        """One store per teacher, model and split: a run can hold several teachers."""
-        return self.run_dir / "representations" / self.teacher / model.replace(":", "_") / split
+        return self.layout.store(self.teacher, model, split)
 
-    @property
-    def reads(self) -> str:
-        """What the generator reads, when not the default, as part of a folder name."""
-        return (("" if self.inputs == "both" else f"-{self.inputs}-only")
-                + ("-class" if self.condition_on_class else ""))
+    def gan_settings(self, out_dir: Path | None = None) -> gan.TrainConfig:
+        """The GAN's :class:`~xai_gan.gan.TrainConfig` as it trains: in ``out_dir`` (default
+        :attr:`gan_dir`), through each CNN's checkpoint when its objective runs them."""
+        classifier = None
+        if self.gan.uses_classifier:  # each store's maps are scored by the CNN that made them
+            classifier = [str(self.checkpoint(m)) for m in self.models]
+            # one CNN: a plain path, as checkpoints made before joint training record it
+            classifier = classifier[0] if len(classifier) == 1 else classifier
+        return dataclasses.replace(self.gan, out_dir=out_dir or self.gan_dir,
+                                   classifier=classifier)
+
+    def gan_identity(self) -> dict:
+        """What makes this run's GAN: its training identity
+        (:func:`~xai_gan.gan.identity`), teacher, CNNs, k and map size."""
+        return {**gan.identity(self.gan), "teacher": self.teacher, "models": self.models,
+                "k": self.k, "map_size": self.map_size}
 
     @property
     def gan_dir(self) -> Path:
-        """One GAN per generator, preset, teacher, CNNs trained on and loss set-up."""
-        models = "+".join(m.replace(":", "_") for m in self.models)
-        tag = f"{self.generator}{self.reads}-{self.preset}-{self.teacher}-{models}"
-        if self.objective != "faithful":
-            if self.recipe != _GAN.recipe:
-                tag += f"-{self.recipe}"
-            if self.adversarial_weight == 0:
-                tag += "-noadv"
-            if self.correlation_weight:
-                tag += f"-corr{self.correlation_weight:g}"
-        if self.augment != "none":
-            tag += f"-{self.augment}"
-        if self.objective != "distil":
-            tag += f"-{self.objective}"
-            if self.faithfulness_weight != _GAN.faithfulness_weight:
-                tag += f"{self.faithfulness_weight:g}"
-            if self.deletion_weight != _GAN.deletion_weight:
-                tag += f"-delete{self.deletion_weight:g}"
-        return self.run_dir / "gan" / tag
+        """``gan/<generator>[-<inputs>-only][-class]-<preset>-<teacher>-<models>-<objective>-
+        <hash>``: readable parts, then a short hash of :meth:`gan_identity` (the full settings
+        are in the folder's ``config.json``)."""
+        g = self.gan
+        reads = (("" if g.inputs == "both" else f"-{g.inputs}-only")
+                 + ("-class" if g.condition_on_class else ""))
+        models = "+".join(folder_name(m) for m in self.models)
+        return self.layout.gan(f"{g.generator}{reads}-{g.preset}-{self.teacher}-{models}-"
+                               f"{g.objective}-{self.gan_digest}")
+
+    @property
+    def gan_digest(self) -> str:
+        """A short hash of :meth:`gan_identity`: part of every GAN folder's name."""
+        identity = json.dumps(as_json(self.gan_identity()), sort_keys=True)
+        return hashlib.sha1(identity.encode()).hexdigest()[:8]
 
     def baseline(self, name: str) -> "RunConfig":
         """The configuration of GAN baseline ``name`` (:data:`BASELINES`): the run's GAN with
         one thing changed."""
-        return self.replace(**BASELINES[name], gan_baselines=["none"])
+        return self.with_gan(**BASELINES[name]).replace(gan_baselines=["none"])
 
     def baselines(self) -> dict[str, "RunConfig"]:
         """``gan:<name>`` of each of the run's GAN baselines, with its configuration (the
@@ -274,7 +249,7 @@ class RunConfig:
         tag = name.partition(":")[2]
         if tag in BASELINES:
             return self.baseline(tag).gan_dir / "best.pt"
-        return (self.run_dir / "gan" / tag if tag else self.gan_dir) / "best.pt"
+        return (self.layout.gan(tag) if tag else self.gan_dir) / "best.pt"
 
 
-__all__ = ["BASELINES", "DEFAULT_STUDIES", "GROUPS", "RunConfig", "STUDIES", "setting"]
+__all__ = ["BASELINES", "RunConfig"]

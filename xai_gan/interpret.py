@@ -17,7 +17,6 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from .gan.generators import with_classes
 from .gan.train import validate
 from .maps import pearson
 from .progress import progress_bar
@@ -80,12 +79,12 @@ def condition_relevance(generator: nn.Module, store: Dataset, n: int | None = No
                               desc="condition relevance", disable=not progress):
         images, conditions = batch["image"].to(device), batch["conditions"].to(device)
         k = conditions.shape[1]
-        full = generator(images, with_classes(generator, conditions, batch.get("pred")))[:, 0]
+        full = generator(images, conditions, batch.get("pred"))[:, 0]
         changes = []
         for j in range(k):
             removed = conditions.clone()
             removed[:, j] = 0 if mean is None else mean[j]
-            heat = generator(images, with_classes(generator, removed, batch.get("pred")))[:, 0]
+            heat = generator(images, removed, batch.get("pred"))[:, 0]
             changes.append(((heat - full).abs().flatten(1).mean(1).cpu(),
                             pearson(heat, full).cpu()))
         total = torch.stack([c for c, _ in changes]).sum(0).clamp_min(1e-12)

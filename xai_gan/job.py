@@ -12,11 +12,7 @@ from . import gan, pipeline, report, studies
 from .config import RunConfig
 from .io import save_json
 from .results import record_time
-
-STAGES = [("train-classifiers", pipeline.train_classifiers),
-          ("build-representations", pipeline.build_representations),
-          ("train-gan", pipeline.train_gan), ("evaluate", pipeline.evaluate),
-          ("studies", studies.run)]
+from .stages import MAIN_JOB, STAGES
 
 
 def run(config: RunConfig) -> dict:
@@ -24,19 +20,20 @@ def run(config: RunConfig) -> dict:
     into the run folder; returns the summary (with the report's path and the job's
     ``total_seconds``, data generation and report included)."""
     start = time.perf_counter()
+    studies.check(config.studies)  # a typo stops the job now, not after the training
     splits = pipeline.datasets(config)
     seconds, results = {}, {}
-    for i, (stage, func) in enumerate(STAGES, 1):
-        print(f"== {i}/{len(STAGES) + 1} {stage} ==", flush=True)
+    for i, stage in enumerate(MAIN_JOB, 1):
+        print(f"== {i}/{len(MAIN_JOB) + 1} {stage} ==", flush=True)
         tic = time.perf_counter()
         try:
-            results[stage] = func(config, splits)
+            results[stage] = STAGES[stage].run(config, splits)
         except gan.GeneratorCollapsed as err:  # recorded in its folder; the report says so
             print(f"{stage}: the run's GAN is left out: {err}", flush=True)
             results[stage] = pd.DataFrame()
         seconds[stage] = time.perf_counter() - tic
         record_time(config.run_dir, stage, seconds[stage])
-    print(f"== {len(STAGES) + 1}/{len(STAGES) + 1} report ==", flush=True)
+    print(f"== {len(MAIN_JOB) + 1}/{len(MAIN_JOB) + 1} report ==", flush=True)
     summary = {"profile": config.profile,
                "config": {k: v for k, v in asdict(config).items() if k != "settings"},
                "stage_seconds": seconds,
@@ -46,7 +43,7 @@ def run(config: RunConfig) -> dict:
                "gan": results["train-gan"].to_dict("records"),
                "studies": {name: value if isinstance(value, str) else "done"
                            for name, value in results["studies"].items()}}
-    save_json(summary, config.run_dir / "summary.json")
+    save_json(summary, config.layout.summary)
     summary["report"] = str(report.write(config))
     summary["total_seconds"] = time.perf_counter() - start
     return summary

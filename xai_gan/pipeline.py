@@ -8,6 +8,7 @@ studies are in :mod:`xai_gan.studies`, the main job in :mod:`xai_gan.job`.
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import NamedTuple
 
@@ -17,7 +18,8 @@ from torch.utils.data import default_collate
 
 from . import classifiers, data, explainers, gan, metrics, plotting, profiles, store
 from .config import RunConfig
-from .io import atomic_path
+from .io import atomic_path, save_json
+from .layout import folder_name
 from .modules import TORCHVISION_PREFIX
 from .profiles import lookup
 from .results import finished, save
@@ -59,16 +61,16 @@ def train_classifiers(config: RunConfig, splits: dict | None = None) -> pd.DataF
     train = splits["train"]
     rows = []
     for name in config.models:
-        epochs = (lookup(config.settings["epochs"], config.dataset, name) if config.epochs is None
-                  else config.epochs)
+        epochs = (lookup(config.settings["epochs"], config.dataset, name)
+                  if config.cnn_epochs is None else config.cnn_epochs)
         full_size = name.startswith(TORCHVISION_PREFIX) or name in classifiers.ARCHITECTURES
         weights = config.weights if full_size else None  # the zoo has no pretrained weights
-        lr = config.lr or (1e-4 if full_size else 3e-3)
+        lr = config.cnn_lr or (1e-4 if full_size else 3e-3)
         model = classifiers.build(name, num_classes=len(train.classes),
                                   in_channels=train.channels, weights=weights, seed=config.seed)
         path = config.checkpoint(name)
         history = classifiers.train(model, train, splits["val"], epochs=epochs,
-                                    batch_size=config.batch_size, lr=lr,
+                                    batch_size=config.cnn_batch_size, lr=lr,
                                     seed=config.seed, device=config.device, checkpoint=path)
         test = classifiers.evaluate(model, splits["test"], device=config.device)
         rows.append({"model": name, "dataset": config.dataset, "image_size": train.image_size,
@@ -80,7 +82,7 @@ def train_classifiers(config: RunConfig, splits: dict | None = None) -> pd.DataF
         print(f"{name}: test accuracy {test['accuracy']:.4f} "
               f"after {history[-1]['seconds']:.0f} s of training", flush=True)
     table = pd.DataFrame(rows)
-    with atomic_path(config.run_dir / "classifiers" / "classifiers.csv") as tmp:
+    with atomic_path(config.layout.classifiers_table) as tmp:
         table.to_csv(tmp, index=False)
     return table
 
@@ -134,35 +136,18 @@ def train_gan(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
 def train_generator(config: RunConfig, out_dir: Path | None = None) -> pd.DataFrame:
     """Train one generator on the train stores of every classifier of the run (jointly),
     validating on their val stores; writes ``out_dir`` (default ``gan/<tag>/``,
-    :attr:`RunConfig.gan_dir`) and resumes there."""
+    :attr:`RunConfig.gan_dir`), its settings in ``config.json``, and resumes there."""
     missing = [config.store_dir(m, s) for m in config.models for s in ("train", "val")
-               if not (config.store_dir(m, s) / "metadata.json").exists()]
+               if not store.is_built(config.store_dir(m, s))]
     if missing:
         raise FileNotFoundError(f"no representation store {missing[0]}: run "
                                 f"`xai-gan build-representations` first")
     train_store = store.combine([config.store_dir(m, "train") for m in config.models])
     val_store = store.combine([config.store_dir(m, "val") for m in config.models])
-    classifier = None
-    if config.objective != "distil":  # each store's maps are scored by the CNN that made them
-        classifier = [str(config.checkpoint(m)) for m in config.models]
-        # one CNN: a plain path, as checkpoints made before joint training record it
-        classifier = classifier[0] if len(classifier) == 1 else classifier
-    options = {} if config.inputs == "both" else {"inputs": config.inputs}
-    if config.condition_on_class:  # a plane per class of the stores' CNNs
-        options["classes"] = store.num_classes(train_store)
-    result = gan.train(train_store, val_store, gan.TrainConfig(
-        out_dir=out_dir or config.gan_dir, generator=config.generator, preset=config.preset,
-        generator_options=options,
-        epochs=config.gan_epochs, max_seconds=config.gan_seconds, augment=config.augment,
-        recipe=config.recipe, distil_weight=config.distil_weight,
-        correlation_weight=config.correlation_weight,
-        adversarial_weight=config.adversarial_weight,
-        gan_loss=config.gan_loss,
-        objective=config.objective, faithfulness_weight=config.faithfulness_weight,
-        deletion_weight=config.deletion_weight,
-        classifier=classifier,
-        seed=config.seed, device=config.device, distributed=config.distributed))
-    return result.history
+    settings = config.gan_settings(out_dir)
+    save_json({"run": config.gan_identity(), "train": asdict(settings)},
+              config.layout.gan_config(settings.out_dir))
+    return gan.train(train_store, val_store, settings).history
 
 
 def _models_to_evaluate(config: RunConfig):
@@ -172,7 +157,7 @@ def _models_to_evaluate(config: RunConfig):
         yield path.stem, classifiers.load_checkpoint(path, device=config.device)["model"]
         return
     for name in config.models:
-        yield name.replace(":", "_"), load_classifier(config, name)
+        yield folder_name(name), load_classifier(config, name)
 
 
 def explainer(config: RunConfig, name: str) -> explainers.Explainer:
@@ -209,8 +194,9 @@ def evaluate(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
     if config.methods is None:  # and the run's GANs that are trained
         methods = methods + [m for m in ("gan", *config.baselines())
                              if config.gan_checkpoint(m).exists()]
-    # a retrained GAN is a new method: its checkpoint's time stamp is part of the settings
-    gans = {m: path.stat().st_mtime_ns for m in methods
+    # a retrained GAN is a new method: its folder (its settings' hash) and its checkpoint's
+    # time stamp are part of the settings
+    gans = {m: [path.parent.name, path.stat().st_mtime_ns] for m in methods
             if (path := config.gan_checkpoint(m)) is not None and path.exists()}
     settings = {"dataset": config.dataset, "image_size": config.image_size,
                 "weights": config.weights, "methods": methods,
@@ -218,7 +204,7 @@ def evaluate(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
                 "teacher": config.teacher, "seed": config.seed}
     summaries = []
     for name, model in _models_to_evaluate(config):
-        out = config.run_dir / "evaluation" / name
+        out = config.layout.evaluation(name)
         if finished(out, {**settings, "model": name}):
             summaries.append(pd.read_csv(out / "summary.csv"))
             continue
@@ -297,22 +283,23 @@ def notebook_setup(models=("resnet",), profile: str | None = None) -> NotebookSe
         print(f"no trained {', '.join(untrained)} in {config.run_dir}: training it now "
               "(notebook 01 normally does)", flush=True)
     train_classifiers(config, splits)
-    if any(not (config.store_dir(m, split) / "metadata.json").exists()
+    if any(not store.is_built(config.store_dir(m, split))
            for m in config.models for split in splits):
         print("building the missing representation stores now (notebook 02 normally does)",
               flush=True)
     build_representations(config, splits)
-    setups = [("gsft", "paper"), (config.generator, config.preset)] + [
+    setups = [("gsft", "paper"), (config.gan.generator, config.gan.preset)] + [
         (name, preset) for preset in ("paper", "tiny") for name in gan.available()]
-    trained = [config.replace(generator=name, preset=preset) for name, preset in setups]
+    trained = [config.with_gan(generator=name, preset=preset) for name, preset in setups]
     trained = [c for c in trained if (c.gan_dir / "best.pt").exists()]
     if trained and trained[0].gan_dir != config.gan_dir:
         config = trained[0]
         print(f"using the GAN notebook 02 trained: {config.gan_dir}", flush=True)
     else:
         if not trained:
-            print(f"no trained GAN in {config.run_dir / 'gan'}: training "
-                  f"{config.generator}-{config.preset} now, at most {config.gan_seconds:.0f} s "
+            print(f"no trained GAN in {config.gan_dir.parent}: training "
+                  f"{config.gan.generator}-{config.gan.preset} now, at most "
+                  f"{config.gan.max_seconds:.0f} s "
                   "(notebook 02 normally does; run it on a GPU for the paper-size GAN)",
                   flush=True)
         train_gan(config, splits)

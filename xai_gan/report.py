@@ -17,7 +17,9 @@ import pandas as pd
 
 from . import explainers, gan
 from .io import atomic_path
+from .layout import RunLayout
 from .metrics import CATEGORIES, METRICS, available
+from .studies import STUDIES
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em;
@@ -51,7 +53,8 @@ def _table(frame: pd.DataFrame, digits: int = 3) -> str:
 def results_table(run_dir: str | Path) -> pd.DataFrame:
     """Methods x metrics: the mean of every metric over the run's CNNs (each CNN's mean over
     its test images), columns in the order of :func:`xai_gan.metrics.available`."""
-    files = sorted(Path(run_dir).glob("evaluation/*/summary.csv"))
+    files = [f / "summary.csv" for f in RunLayout(run_dir).evaluations()
+             if (f / "summary.csv").exists()]
     if not files:
         return pd.DataFrame()
     summary = pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
@@ -129,7 +132,8 @@ def category_tables(table: pd.DataFrame) -> list[str]:
 
 
 def _summaries(run_dir: Path) -> pd.DataFrame:
-    files = sorted(run_dir.glob("evaluation/*/summary.csv"))
+    files = [f / "summary.csv" for f in RunLayout(run_dir).evaluations()
+             if (f / "summary.csv").exists()]
     return pd.concat([pd.read_csv(f) for f in files], ignore_index=True) if files else None
 
 
@@ -216,7 +220,7 @@ def collapses(run_dir: str | Path) -> list[str]:
     """A sentence for each generator of the run that collapsed in training (it has no
     scores: a constant map is not an explanation)."""
     return [f"Generator {folder.name} collapsed and is not scored: {message}"
-            for folder in sorted(Path(run_dir).glob("gan/*/"))
+            for folder in RunLayout(run_dir).gans()
             if (message := gan.collapse.recorded(folder)) is not None]
 
 
@@ -230,7 +234,7 @@ def _quality_cost(run_dir: Path) -> str:
         return '<p class="note">(no faithfulness and cost metrics to plot)</p>'
     means = table.set_index("method")[[quality, "ms_per_image"]].dropna()
     fig = quality_cost(means, quality, highlight=[m for m in means.index if is_gan(m)])
-    path = run_dir / "quality_cost.png"
+    path = RunLayout(run_dir).quality_cost
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
     import matplotlib.pyplot as plt
@@ -259,7 +263,7 @@ def photo_sentence(summary: pd.DataFrame) -> str:
 
 def _section_photos(run_dir: Path) -> list[str]:
     """The real-photos study, when the run has it: the report's opening figure."""
-    out = run_dir / "studies" / "real-photos"
+    out = RunLayout(run_dir).study("real-photos")
     if not (out / "summary.csv").exists():
         return []
     summary = pd.read_csv(out / "summary.csv")
@@ -276,8 +280,8 @@ def _section_studies(run_dir: Path, studies: dict) -> list[str]:
     """The studies the run ran (``{name: "done" or why it was skipped}``; empty: all)."""
     skipped = {name: value for name, value in studies.items() if value != "done"}
     parts = ["<h2>Studies</h2>"]
-    out = run_dir / "studies" / "condition-relevance"
-    parts.append("<h3>Condition relevance</h3><p>Each of the k condition maps is replaced by "
+    out = RunLayout(run_dir).study("condition-relevance")
+    parts.append(f"<h3>{STUDIES['condition-relevance'].title}</h3><p>Each of the k condition maps is replaced by "
                  "zeros in turn; the bars are the mean absolute change of the GAN's map (condition 0 "
                  "is the deepest layer alone, the last condition the mean of every layer).</p>")
     verdict = _read_json(out / "verdict.json")
@@ -286,16 +290,15 @@ def _section_studies(run_dir: Path, studies: dict) -> list[str]:
     parts.append(_image(out / "bars.png"))
     if (out / "summary.csv").exists():
         parts.append(_table(pd.read_csv(out / "summary.csv").query("model == 'all'")))
-    for name, title, text in [
-            ("cross-architecture", "Cross-architecture generalisation",
-             "For each CNN, a GAN trained without it; rows are GANs, columns the CNN whose "
-             "test store it explains (Pearson to the teacher's map)."),
-            ("cross-dataset", "Cross-dataset generalisation",
-             "A GAN trained on each dataset (same CNN architecture), tested on both.")]:
-        out = run_dir / "studies" / name
+    for name, text in [
+            ("cross-architecture", "For each CNN, a GAN trained without it; rows are GANs, "
+             "columns the CNN whose test store it explains (Pearson to the teacher's map)."),
+            ("cross-dataset", "A GAN trained on each dataset (same CNN architecture), tested "
+             "on both.")]:
+        out = RunLayout(run_dir).study(name)
         if studies and name not in studies:
             continue
-        parts.append(f"<h3>{title}</h3>")
+        parts.append(f"<h3>{STUDIES[name].title}</h3>")
         if name in skipped:
             parts.append(f'<p class="note">Skipped: {html.escape(skipped[name])}</p>')
             continue
@@ -311,8 +314,9 @@ def write(config) -> Path:
     """Write ``report.html`` and ``results.md`` into ``config.run_dir``; return the report's
     path."""
     run_dir = Path(config.run_dir)
-    summary = _read_json(run_dir / "summary.json") or {}
-    timings = _read_json(run_dir / "timings.json") or {}
+    layout = config.layout
+    summary = _read_json(layout.summary) or {}
+    timings = _read_json(layout.timings) or {}
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>xai-gan report: "
              f"{html.escape(str(run_dir))}</title><style>{STYLE}</style></head><body>",
              f"<h1>xai-gan report</h1><p class='note'>run folder {html.escape(str(run_dir))}, "
@@ -331,7 +335,7 @@ def write(config) -> Path:
                   "then over the CNNs, one table per kind of metric; ↑ higher is better, "
                   "↓ lower; the best of each column in bold, the GAN highlighted. Per-CNN "
                   "charts and examples follow.</p>", *category_tables(table)]
-    for folder in sorted(run_dir.glob("evaluation/*/")):
+    for folder in layout.evaluations():
         parts.append(f"<h3>{html.escape(folder.name)}</h3>")
         parts += [_image(folder / name) for name in
                   ("examples.png", "rank_table.png", "metric_bars.png")]
@@ -350,10 +354,10 @@ def write(config) -> Path:
     parts += ["<h2>Configuration</h2>",
               f"<pre>{html.escape(json.dumps(summary.get('config', {}), indent=2))}</pre>",
               "</body></html>"]
-    path = run_dir / "report.html"
+    path = layout.report
     with atomic_path(path) as tmp:
         tmp.write_text("\n".join(parts), encoding="utf-8")
     if len(table):
-        with atomic_path(run_dir / "results.md") as tmp:
+        with atomic_path(layout.results) as tmp:
             tmp.write_text(markdown(table), encoding="utf-8")
     return path

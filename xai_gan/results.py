@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from .io import atomic_path, differences, save_json
+from .layout import RunLayout
 from .plotting import plt
 
 
@@ -35,7 +36,7 @@ def save(out: Path, tables: dict | None = None, figures: dict | None = None,
 
 def record_time(run_dir: Path, stage: str, seconds: float) -> dict:
     """Add ``seconds`` to the stage's total in ``timings.json`` (over every invocation)."""
-    path = run_dir / "timings.json"
+    path = RunLayout(run_dir).timings
     timings = json.loads(path.read_text()) if path.exists() else {}
     entry = timings.setdefault(stage, {"total_seconds": 0.0, "runs": 0})
     entry.update(total_seconds=entry["total_seconds"] + seconds, runs=entry["runs"] + 1,

@@ -202,6 +202,16 @@ def _compute(model, items, k, map_size, layer_names, explain,
     return fields
 
 
+def is_built(path: str | Path) -> bool:
+    """Whether the store at ``path`` is finished and readable: its metadata and every chunk
+    written (a build interrupted, or a shard's share alone, is not)."""
+    try:
+        RepresentationStore(path)
+    except (FileNotFoundError, ValueError):
+        return False
+    return True
+
+
 class RepresentationStore(Dataset):
     """A built store as a torch Dataset with random access (memory-mapped).
 
@@ -293,5 +303,5 @@ def num_classes(store) -> int:
                for s in getattr(store, "datasets", [store]))
 
 
-__all__ = ["build", "RepresentationStore", "CombinedStore", "combine", "model_hash",
+__all__ = ["build", "RepresentationStore", "CombinedStore", "combine", "is_built", "model_hash",
            "num_classes", "STORE_FORMAT"]

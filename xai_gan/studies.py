@@ -5,16 +5,42 @@ and is skipped on a re-run with the same settings; the measurements are
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 import pandas as pd
 from torch.utils.data import default_collate
 
 from . import classifiers, data, explainers, gan, interpret, metrics, plotting, store
-from .config import STUDIES, RunConfig
+from .config import RunConfig
 from .io import save_json
+from .layout import folder_name
 from .pipeline import build_representations, datasets, train_classifiers, train_generator
 from .results import finished, save
+
+
+class Study(NamedTuple):
+    title: str  # what the report's section is called
+    run: Callable[[RunConfig, dict | None], pd.DataFrame]
+
+
+STUDIES: dict[str, Study] = {}
+
+
+def study(name: str, title: str):
+    """Decorator: register ``run(config, splits) -> table`` as study ``name``."""
+    def decorate(run):
+        STUDIES[name] = Study(title, run)
+        return run
+    return decorate
+
+
+def check(names: list[str]) -> None:
+    """Raise ValueError for a study name that is not registered (before any training)."""
+    unknown = sorted(set(names) - set(STUDIES))
+    if unknown:
+        raise ValueError(f"unknown studies {unknown}; choose from {list(STUDIES)}")
 
 
 class StudySkipped(ValueError):
@@ -26,7 +52,7 @@ def transfer_config(config: RunConfig) -> RunConfig:
     """The GAN set-up the transfer studies train and test: the run's, distilled from its
     teacher (they score how close the maps stay to the teacher's on what the GAN never saw,
     which only means something for a GAN that learned the teacher)."""
-    return config if config.objective == "distil" else config.baseline("distil")
+    return config if config.gan.objective == "distil" else config.baseline("distil")
 
 
 def _trained_gan(config: RunConfig) -> Path:
@@ -48,11 +74,12 @@ def _test_stores(config: RunConfig) -> dict:
             for m in config.models}
 
 
+@study("condition-relevance", "Condition relevance")
 def condition_relevance(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
     """Remove each condition map in turn and measure how much the run's GAN changes, on each
     CNN's test store; writes ``studies/condition-relevance/``."""
     path = _trained_gan(config)
-    out = config.run_dir / "studies" / "condition-relevance"
+    out = config.layout.study("condition-relevance")
     n = config.study_n
     settings = {"gan": str(path), "stamp": path.stat().st_mtime_ns, "n": n,
                 "models": config.models}
@@ -86,22 +113,25 @@ def _transfer_study(out: Path, generators: dict[str, Path], stores: dict, seen: 
     return table
 
 
+@study("cross-architecture", "Cross-architecture generalisation")
 def cross_architecture(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
     """Leave one CNN out: for each CNN of the run, train a GAN on the others' stores
     (``study_seconds`` each) and test it on every CNN's test store; writes
-    ``studies/cross-architecture/``, the GANs in its ``gan/without-<cnn><what it reads>/``
-    (:attr:`RunConfig.reads`): never a GAN the run trained on the same CNNs with another
+    ``studies/cross-architecture/``, the GANs in its ``gan/without-<cnn>-<hash>/`` (the hash
+    of the study GAN's settings, :attr:`RunConfig.gan_digest`): never a GAN the run trained
+    on the same CNNs with another
     budget (two CNNs: the other CNN's own GAN)."""
     if len(config.models) < 2:
         raise StudySkipped("the cross-architecture study leaves one CNN out: give at least two "
                          "--models")
-    out = config.run_dir / "studies" / "cross-architecture"
+    out = config.layout.study("cross-architecture")
     generators, seen = {}, {}
     for held_out in config.models:
         others = [m for m in config.models if m != held_out]
-        sub = transfer_config(config).replace(models=others, gan_seconds=config.study_seconds)
+        sub = transfer_config(config).with_gan(max_seconds=config.study_seconds)
+        sub = sub.replace(models=others)
         print(f"cross-architecture: a GAN without {held_out}", flush=True)
-        gan_dir = out / "gan" / f"without-{held_out.replace(':', '_')}{sub.reads}"
+        gan_dir = out / "gan" / f"without-{folder_name(held_out)}-{sub.gan_digest}"
         train_generator(sub, gan_dir)
         generators[f"without {held_out}"] = gan_dir / "best.pt"
         seen[f"without {held_out}"] = others
@@ -113,14 +143,17 @@ def other_dataset_config(config: RunConfig, channels: int) -> RunConfig:
     ``config``, at the same image size, channels and k, in ``cross-dataset/<dataset>/``, with
     the study's sizes and budget; what only the main run needs is left at its default."""
     return config.replace(
-        run_dir=config.run_dir / "cross-dataset" / config.other_dataset,
+        run_dir=config.layout.other_dataset(config.other_dataset),
         dataset=config.other_dataset, data_root=None, channels=channels,
-        models=config.models[:1], epochs=None, n_train=config.study_n_train,
-        n_eval=config.study_n, gan_epochs=None, gan_seconds=config.study_seconds,
-        objective="distil", gan_baselines=["none"], methods=None, metrics=None,
+        models=config.models[:1], cnn_epochs=None, n_train=config.study_n_train,
+        n_eval=config.study_n, gan=dataclasses.replace(
+            config.gan, epochs=config.settings["gan_epochs"], max_seconds=config.study_seconds,
+            objective="distil"),
+        gan_baselines=["none"], methods=None, metrics=None,
         n_explain=None, checkpoint_path=None, studies=[])
 
 
+@study("cross-dataset", "Cross-dataset generalisation")
 def cross_dataset(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
     """Train on one dataset, test on the other, both ways: the run's GAN against a GAN
     trained (``study_seconds``) on the same architecture as the run's first CNN, trained on
@@ -129,7 +162,7 @@ def cross_dataset(config: RunConfig, splits: dict | None = None) -> pd.DataFrame
     if config.other_dataset == config.dataset:
         raise StudySkipped(f"the cross-dataset study needs another dataset than "
                            f"{config.dataset}: set --other-dataset")
-    if config.condition_on_class:
+    if config.gan.condition_on_class:
         raise StudySkipped("the cross-dataset study tests each GAN on the other dataset's "
                            "classes, which a GAN told the class (--condition-on-class) has "
                            "no meaning for")
@@ -150,7 +183,7 @@ def cross_dataset(config: RunConfig, splits: dict | None = None) -> pd.DataFrame
     generators = {config.dataset: source, other.dataset: other.gan_dir / "best.pt"}
     stores = {config.dataset: _test_stores(config)[config.models[0]],
               other.dataset: _test_stores(other)[other.models[0]]}
-    return _transfer_study(config.run_dir / "studies" / "cross-dataset", generators, stores,
+    return _transfer_study(config.layout.study("cross-dataset"), generators, stores,
                            {name: [name] for name in generators}, config.study_n)
 
 
@@ -160,6 +193,7 @@ PHOTO_SIZE = 224
 PHOTO_FIGURE = ("shuttle", "espresso-left", "rocket-left", "tripod-right")
 
 
+@study("real-photos", "Real photos")
 def real_photos(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
     """The run's GAN on a CNN and images it never saw: the offline ImageNet
     EfficientNet-Lite0 on the bundled real photos at 224 px, each map explaining the photo's
@@ -176,7 +210,7 @@ def real_photos(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
         model = classifiers.build("efficientnet_lite0", 1000, weights="imagenet")
     except ModuleNotFoundError as err:
         raise StudySkipped(str(err)) from None
-    out = config.run_dir / "studies" / "real-photos"
+    out = config.layout.study("real-photos")
     settings = {"gan": str(path), "stamp": path.stat().st_mtime_ns, "size": PHOTO_SIZE}
     if finished(out, settings):
         return pd.read_csv(out / "per_image.csv")
@@ -203,18 +237,15 @@ def _photo_figure(model, photos, named):
                                 [names[y].split(",")[0] for y in labels.tolist()], size=2.0)
 
 
-STUDY_STAGES = dict(zip(STUDIES, (condition_relevance, cross_architecture, cross_dataset,
-                                  real_photos)))
-
-
 def run(config: RunConfig, splits: dict | None = None) -> dict:
     """Run the configuration's studies; a study that cannot run here (a dataset that is not
     installed, a single CNN) is recorded with its reason rather than failing the others."""
+    check(config.studies)
     splits = splits or datasets(config)
     results = {}
     for name in config.studies:
         try:
-            results[name] = STUDY_STAGES[name](config, splits)
+            results[name] = STUDIES[name].run(config, splits)
         except (StudySkipped, gan.GeneratorCollapsed) as err:
             print(f"{name} skipped: {err}", flush=True)
             results[name] = str(err)

@@ -2,7 +2,7 @@
 
 ``build_generator("gsft" | "lsft" | "msft" | "linear", k, preset="tiny" | "paper")`` makes a
 generator (``linear``: the baseline that mixes the condition maps; ``classes=n``: it also
-reads the explained class, :func:`with_classes`);
+reads the explained class: ``generator(image, conditions, classes)``);
 ``train(train_store, val_store, TrainConfig(...))`` trains one on representation stores
 (``augment``: the paired symmetries it may train on; ``recipe``: the distillation term) and
 raises :class:`GeneratorCollapsed` rather than return a generator that draws a constant map;
@@ -15,17 +15,18 @@ from .collapse import GeneratorCollapsed
 from .discriminator import PatchDiscriminator
 from .explainer import GANExplainer
 from .faithfulness import faithfulness_loss
-from .generators import (GENERATORS, INPUTS, PRESETS, MapGenerator, available, build_generator,
-                         with_classes)
+from .generators import GENERATORS, INPUTS, PRESETS, MapGenerator, available, build_generator
 from .losses import (LOSSES, RECIPES, GANLoss, correlation_loss, distillation_loss,
                      set_requires_grad)
 from .sft import SFT, ConditionNet, ResBlock, SFTResBlock
-from .train import OBJECTIVES, TrainConfig, TrainResult, train, validate
+from .objectives import Adversarial, Distillation, Faithfulness, Step, objectives
+from .train import OBJECTIVES, RUN_FIELDS, TrainConfig, TrainResult, identity, train
+from .validation import validate
 
-__all__ = ["AUGMENTATIONS", "ConditionNet", "GANExplainer", "GANLoss", "GENERATORS",
-           "GENERATOR_FORMAT", "GeneratorCollapsed", "INPUTS", "LOSSES", "MapGenerator",
-           "OBJECTIVES", "PRESETS", "PatchDiscriminator", "RECIPES", "ResBlock", "SFT",
-           "SFTResBlock", "TrainConfig", "TrainResult", "augment", "available",
-           "build_generator", "correlation_loss", "distillation_loss", "faithfulness_loss",
-           "generator_state", "load_generator", "set_requires_grad", "train", "validate",
-           "with_classes"]
+__all__ = ["AUGMENTATIONS", "Adversarial", "ConditionNet", "Distillation", "Faithfulness",
+           "GANExplainer", "GANLoss", "GENERATORS", "GENERATOR_FORMAT", "GeneratorCollapsed",
+           "INPUTS", "LOSSES", "MapGenerator", "OBJECTIVES", "PRESETS", "PatchDiscriminator",
+           "RECIPES", "RUN_FIELDS", "ResBlock", "SFT", "SFTResBlock", "Step", "TrainConfig",
+           "TrainResult", "augment", "available", "build_generator", "correlation_loss",
+           "distillation_loss", "faithfulness_loss", "generator_state", "identity",
+           "load_generator", "objectives", "set_requires_grad", "train", "validate"]

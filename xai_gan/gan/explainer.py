@@ -18,7 +18,6 @@ from ..maps import resize
 from ..modules import input_transform, model_device, representation_layers
 from ..representation import cumulative_maps, layer_gradcams
 from .checkpoint import load_generator
-from .generators import with_classes
 
 
 @register("gan")
@@ -74,14 +73,14 @@ class GANExplainer(Explainer):
         if model not in self._checked:
             self._check_layers(model, images)
             self._checked.add(model)
-        conditions = with_classes(self.generator, cumulative_maps(
-            layer_gradcams(model, images, targets, size=self.map_size), self.k), targets)
+        conditions = cumulative_maps(layer_gradcams(model, images, targets, size=self.map_size),
+                                     self.k)
         self.generator.to(model_device(model))
         # explain() sees the model's normalised input; the generator learned on [0, 1] images
         transform = input_transform(model)
         pixels = transform.inverse(images) if transform is not None else images
         with torch.no_grad():
-            heat = self.generator(resize(pixels, self.map_size), conditions)[:, 0]
+            heat = self.generator(resize(pixels, self.map_size), conditions, targets)[:, 0]
         return resize(heat, images.shape[-1])
 
     def _check_layers(self, model, images) -> None:

@@ -15,9 +15,11 @@ losses that must keep a gradient where the sigmoid has saturated.
 
 ``inputs="image"`` or ``"conditions"`` zeroes the other input of any generator: the ablation
 that measures what the CNN representation (or the image) contributes. ``classes=n`` also
-tells any generator which of n classes each map explains: n one-hot planes after the k
-condition maps (:func:`with_classes` adds them). A teacher that treats classes differently
-(Score-CAM on some CNNs) is then learnable from the class, which the Grad-CAM maps hide.
+tells any generator which of n classes each map explains: ``generator(image, conditions,
+classes)`` adds n one-hot planes after the k condition maps. A teacher that treats classes
+differently (Score-CAM on some CNNs) is then learnable from the class, which the Grad-CAM maps
+hide. :meth:`MapGenerator.forward` owns all of this: the shape checks, the class planes and
+the zeroed input.
 
 Presets: ``paper`` (the published depth and width, for 64 px and a GPU) and ``tiny`` (trains
 on a 2-core CPU). Keyword arguments override a preset's entries.
@@ -46,17 +48,61 @@ INPUTS = ("both", "image", "conditions")
 
 
 class MapGenerator(nn.Module):
-    """A generator: subclasses draw the map's logits; ``forward`` returns their sigmoid, or the
-    logits with ``logits=True``."""
+    """A generator: subclasses draw the map's logits from the planes they read; ``forward``
+    prepares those planes (what :func:`build_generator` set: ``k`` maps, ``classes`` one-hot
+    planes, ``reads`` both inputs or one) and returns the sigmoid, or the logits with
+    ``logits=True``."""
+
+    classes: int = 0
+    reads: str = "both"
+
+    def __init__(self, k: int, image_channels: int):
+        super().__init__()
+        self.k, self.image_channels = k, image_channels
 
     def forward(self, image: torch.Tensor, conditions: torch.Tensor,
-                logits: bool = False) -> torch.Tensor:
+                classes: torch.Tensor | None = None, logits: bool = False) -> torch.Tensor:
+        """``image`` (B, C, S, S) in [0, 1], ``conditions`` (B, k, S, S) and, for a generator
+        that reads the explained class, ``classes`` (B,)."""
+        self._check(image, conditions)
+        conditions = self._with_classes(conditions, classes)
+        if self.reads == "conditions":
+            image = torch.zeros_like(image)
+        elif self.reads == "image":  # the class planes too: part of the CNN's representation
+            conditions = torch.zeros_like(conditions)
         out = self.draw(image, conditions)
         return out if logits else torch.sigmoid(out)
 
     def draw(self, image: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
-        """The map's logits, (B, 1, H, W)."""
+        """The map's logits, (B, 1, H, W), from the planes this generator reads."""
         raise NotImplementedError
+
+    def _check(self, image: torch.Tensor, conditions: torch.Tensor) -> None:
+        if image.dim() != 4 or image.shape[1] != self.image_channels:
+            raise ValueError(f"this generator reads ({self.image_channels}, S, S) images, got "
+                             f"shape {tuple(image.shape)}")
+        if conditions.dim() != 4 or conditions.shape[1] != self.k:
+            raise ValueError(f"this generator reads {self.k} condition maps, got shape "
+                             f"{tuple(conditions.shape)}")
+        if conditions.shape[-2:] != image.shape[-2:]:
+            raise ValueError(f"the image ({tuple(image.shape[-2:])}) and its condition maps "
+                             f"({tuple(conditions.shape[-2:])}) must have one size")
+
+    def _with_classes(self, conditions: torch.Tensor, classes: torch.Tensor | None
+                      ) -> torch.Tensor:
+        """``conditions`` and, for a generator that reads the class, its one-hot planes."""
+        if not self.classes:
+            return conditions
+        if classes is None:
+            raise ValueError(f"this generator draws the map of one of {self.classes} classes: "
+                             "pass the class each map explains")
+        classes = torch.as_tensor(classes, device=conditions.device).long()
+        outside = classes[(classes < 0) | (classes >= self.classes)]
+        if len(outside):
+            raise ValueError(f"class {int(outside[0])} is outside the {self.classes} classes "
+                             "this generator was trained on (a CNN with more classes?)")
+        planes = F.one_hot(classes, self.classes).to(conditions.dtype)[:, :, None, None]
+        return torch.cat([conditions, planes.expand(-1, -1, *conditions.shape[-2:])], 1)
 
 
 class GSFTGenerator(MapGenerator):
@@ -64,7 +110,7 @@ class GSFTGenerator(MapGenerator):
 
     def __init__(self, k: int, image_channels: int = 3, width: int = 64, blocks: int = 32,
                  cond_width: int = 128, cond_channels: int = 32):
-        super().__init__()
+        super().__init__(k, image_channels)
         self.condition = ConditionNet(k, cond_width, cond_channels)
         self.head = nn.Conv2d(image_channels, width, 3, padding=1)
         self.trunk = nn.ModuleList(SFTResBlock(width, cond_channels) for _ in range(blocks))
@@ -89,7 +135,7 @@ class LSFTGenerator(MapGenerator):
 
     def __init__(self, k: int, image_channels: int = 3, width: int = 64, cond_width: int = 128,
                  cond_channels: int = 32):
-        super().__init__()
+        super().__init__(k, image_channels)
         self.condition = ConditionNet(1, cond_width, cond_channels)
         self.head = nn.Conv2d(image_channels, width, 3, padding=1)
         self.sft_blocks = nn.ModuleList(SFTResBlock(width, cond_channels) for _ in range(k))
@@ -117,7 +163,7 @@ class MSFTGenerator(MapGenerator):
 
     def __init__(self, k: int, image_channels: int = 3, width: int = 32, cond_width: int = 64,
                  cond_channels: int = 32):
-        super().__init__()
+        super().__init__(k, image_channels)
         w = width
         self.condition = ConditionNet(k, cond_width, cond_channels)
         self.enc0 = nn.Conv2d(image_channels, w, 3, padding=1)
@@ -153,7 +199,7 @@ class LinearGenerator(MapGenerator):
     direct path."""
 
     def __init__(self, k: int, image_channels: int = 3):
-        super().__init__()
+        super().__init__(k, image_channels)
         self.mix = nn.Conv2d(k, 1, 1)
         with torch.no_grad():
             self.mix.weight.fill_(4.0 / k)
@@ -167,49 +213,8 @@ GENERATORS = {"gsft": GSFTGenerator, "lsft": LSFTGenerator, "msft": MSFTGenerato
               "linear": LinearGenerator}
 
 
-def _zero_input(which: int):
-    """A forward pre-hook that zeroes argument ``which`` (0 the image, 1 the conditions)."""
-    def hook(module, args):
-        args = list(args)
-        args[which] = torch.zeros_like(args[which])
-        return tuple(args)
-    return hook
-
-
-def _expect_class_planes(k: int, classes: int):
-    """A forward pre-hook: conditions without the class planes get a clear error, not a
-    channel mismatch deep inside the generator."""
-    def hook(module, args):
-        if args[1].shape[1] != k + classes:
-            raise ValueError(f"this generator reads {k} condition maps and {classes} class "
-                             f"planes, got {args[1].shape[1]} planes: add the class planes "
-                             "with xai_gan.gan.with_classes")
-    return hook
-
-
 def available() -> list[str]:
     return sorted(GENERATORS)
-
-
-def with_classes(generator: nn.Module, conditions: torch.Tensor,
-                 classes: torch.Tensor | None) -> torch.Tensor:
-    """The condition planes ``generator`` reads: ``conditions`` (B, k, S, S), and for a
-    generator built with ``classes=n`` also n one-hot planes of ``classes`` (B,), the class
-    each map explains (any other module: ``conditions``). Raises ValueError when the classes
-    are missing or out of its range."""
-    n = getattr(generator, "spec", {}).get("classes", 0)
-    if not n:
-        return conditions
-    if classes is None:
-        raise ValueError(f"this generator draws the map of one of {n} classes: pass the "
-                         "class each map explains")
-    classes = torch.as_tensor(classes, device=conditions.device).long()
-    outside = classes[(classes < 0) | (classes >= n)]
-    if len(outside):
-        raise ValueError(f"class {int(outside[0])} is outside the {n} classes this "
-                         "generator was trained on (a CNN with more classes?)")
-    planes = F.one_hot(classes, n).to(conditions.dtype)[:, :, None, None]
-    return torch.cat([conditions, planes.expand(-1, -1, *conditions.shape[-2:])], 1)
 
 
 def build_generator(name: str, k: int = 8, preset: str = "tiny", image_channels: int = 3,
@@ -219,7 +224,7 @@ def build_generator(name: str, k: int = 8, preset: str = "tiny", image_channels:
     ``inputs`` (``both``, ``image`` or ``conditions``) is what it reads; the other input is
     zeroed (``image``: the class planes too, they are part of the CNN's representation).
     ``classes`` > 0: it also reads the explained class, as that many one-hot planes after
-    the k maps (call it on :func:`with_classes`'s conditions).
+    the k maps (pass them as ``generator(image, conditions, classes)``).
 
     The returned module carries ``spec``, everything needed to rebuild it from a checkpoint.
     """
@@ -240,10 +245,7 @@ def build_generator(name: str, k: int = 8, preset: str = "tiny", image_channels:
     options = {**PRESETS[name][preset], **overrides}
     with seeded(seed) if seed is not None else nullcontext():
         generator = GENERATORS[name](k + classes, image_channels, **options)
-    if classes:
-        generator.register_forward_pre_hook(_expect_class_planes(k, classes))
-    if inputs != "both":
-        generator.register_forward_pre_hook(_zero_input(0 if inputs == "conditions" else 1))
+    generator.k, generator.classes, generator.reads = k, classes, inputs  # planes it is given
     generator.spec = dict(name=name, k=k, preset=preset, image_channels=image_channels,
                           **({} if inputs == "both" else {"inputs": inputs}),
                           **({"classes": classes} if classes else {}), **overrides)

@@ -19,69 +19,100 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSamp
 
 from .. import classifiers
 from ..io import atomic_path, exclusive, load_torch, save_torch
-from ..maps import mae, pearson, ssim
-from ..modules import bf16_autocast, eval_mode, resolve_device, seeded
+from ..modules import bf16_autocast, resolve_device, seeded
+from ..settings import NO_FLAG, setting
 from ..store import model_hash, num_classes
 from ..training import budget_spent, check_finite, check_same_run, run_epoch
+from . import collapse, stores
 from .augment import AUGMENTATIONS, augment
-from .checkpoint import generator_state
-from . import collapse
-from .collapse import GeneratorCollapsed, average_maps, describe, is_collapsed, signs, stuck
+from .checkpoint import generator_state, migrate
+from .collapse import GeneratorCollapsed, average_maps, describe, is_collapsed, stuck
 from .discriminator import PatchDiscriminator
-from .faithfulness import faithfulness_loss, saturation_barrier
-from .generators import build_generator, with_classes
-from .losses import RECIPES, GANLoss, correlation_loss, distillation_loss, set_requires_grad
-# changing these mid-run would make a different run: a checkpoint with others is refused
-RUN_FIELDS = ("generator", "preset", "generator_options", "batch_size", "lr", "beta1",
-              "augment", "objective", "recipe", "distil_weight", "correlation_weight",
-              "adversarial_weight", "gan_loss", "disc_width", "faithfulness_weight",
-              "deletion_weight", "classifier", "seed")
+from .generators import INPUTS, available, build_generator
+from .losses import LOSSES, RECIPES, set_requires_grad
+from .objectives import Adversarial, Step, objectives
+from .validation import validate
+# what makes a run: a checkpoint with other values is refused (the run's identity)
+RUN_FIELDS = ("generator", "preset", "inputs", "condition_on_class", "generator_options",
+              "batch_size", "lr", "beta1", "augment", "objective", "recipe", "distil_weight",
+              "correlation_weight", "adversarial_weight", "gan_loss", "disc_width",
+              "faithfulness_weight", "deletion_weight", "classifier", "seed")
 # distil: draw the teacher's map (the recipe's term, and the adversarial one unless its
 # weight is 0);
 # faithful: no teacher, the faithfulness objective through the frozen CNN; both: all terms
 OBJECTIVES = ("distil", "faithful", "both")
+_GAN, _PROFILE = "gan", {"profile": True}  # the flags' group; a default the profile sets
 
 
 @dataclass
 class TrainConfig:
-    """How to train: ``objective`` picks the terms (:data:`OBJECTIVES`), ``recipe`` the form of
-    the distillation term (:data:`~xai_gan.gan.losses.RECIPES`: ``cross-entropy`` on the
-    logits, or ``paper``, L1 on the map), the weights scale them; ``adversarial_weight=0``
-    distils without a discriminator."""
+    """How to train a generator: ``objective`` picks the terms (:data:`OBJECTIVES`),
+    ``recipe`` the form of the distillation term, the weights scale them;
+    ``adversarial_weight=0`` distils without a discriminator. A run's GAN settings
+    (``RunConfig.gan``); the fields with a group are the CLI's GAN flags."""
 
-    out_dir: Path = Path("runs/gan")
-    generator: str = "msft"
-    preset: str = "tiny"
-    generator_options: dict = field(default_factory=dict)
-    epochs: int = 10
-    batch_size: int = 32
-    lr: float = 2e-4
-    beta1: float = 0.5
-    # a random symmetry per item (:data:`~xai_gan.gan.augment.AUGMENTATIONS`), applied alike
-    # to its image, conditions and teacher map
-    augment: str = "none"
-    objective: str = "distil"
-    recipe: str = "cross-entropy"
-    distil_weight: float = 100.0  # the recipe's distillation term (the paper: L1 at 100)
-    correlation_weight: float = 0.0  # 1 - Pearson to the teacher map, beside it
-    adversarial_weight: float = 1.0
-    gan_loss: str = "bce"
-    disc_width: int = 32
-    faithfulness_weight: float = 1.0
-    # the faithfulness objective's deletion term beside its insertion (keep) term
-    deletion_weight: float = 0.0
+    out_dir: Path = setting(Path("runs/gan"), group=NO_FLAG)
+    generator: str = setting("msft", "generator architecture", choices=available(), group=_GAN)
+    preset: str = setting("tiny", "generator size", choices=["tiny", "paper"], group=_GAN)
+    inputs: str = setting("both", "what the generator reads: both, or only the image or only "
+                          "the conditions (the other zeroed: the ablation that measures what "
+                          "each contributes)", choices=list(INPUTS), group=_GAN)
+    condition_on_class: bool = setting(
+        False, "also tell the generator which class each map explains (one-hot planes beside "
+        "the condition maps): a teacher that treats some classes differently (Score-CAM on "
+        "some CNNs) becomes learnable", group=_GAN)
+    generator_options: dict = setting(group=NO_FLAG, factory=dict)  # preset overrides
+    epochs: int = setting(10, "GAN epochs (default: the profile's)", group=_GAN,
+                          flag="--gan-epochs", **_PROFILE)
+    batch_size: int = setting(32, "GAN training batch size", group=_GAN,
+                              flag="--gan-batch-size")
+    lr: float = setting(2e-4, "GAN learning rate (generator and critic)", group=_GAN,
+                        flag="--gan-lr")
+    beta1: float = setting(0.5, group=NO_FLAG)
+    augment: str = setting("none", "a random symmetry per training item, applied alike to its "
+                           "image, conditions and teacher map: flip (left-right) or dihedral "
+                           "(flips and quarter turns: only for classes that survive them)",
+                           choices=list(AUGMENTATIONS), group=_GAN)
+    objective: str = setting("distil", "what the generator learns: distil (the teacher's map), "
+                             "faithful (deletion and insertion through the frozen CNN, no "
+                             "teacher) or both (default: the profile's)",
+                             choices=list(OBJECTIVES), group=_GAN, **_PROFILE)
+    recipe: str = setting("cross-entropy", "the distillation term: cross-entropy (to the "
+                          "teacher map as a soft label, on the generator's logits: learns "
+                          "sparse teachers too) or paper (L1 to the teacher map, the published "
+                          "recipe: on teachers whose maps are mostly near 0 it can collapse to "
+                          "a constant map)", choices=list(RECIPES), group=_GAN)
+    distil_weight: float = setting(100.0, "weight of the distillation term (the paper: L1 at "
+                                   "100)", group=_GAN)
+    correlation_weight: float = setting(0.0, "weight of 1 - Pearson to the teacher map, beside "
+                                        "the distillation term", group=_GAN)
+    adversarial_weight: float = setting(1.0, "0: L1 only", group=_GAN)
+    gan_loss: str = setting("bce", "adversarial loss", choices=list(LOSSES), group=_GAN)
+    disc_width: int = setting(32, group=NO_FLAG)
+    faithfulness_weight: float = setting(1.0, "weight of the faithfulness objective (objective "
+                                         "faithful or both)", group=_GAN)
+    deletion_weight: float = setting(
+        0.0, "weight of the faithfulness objective's deletion term beside its insertion term "
+        "(0: insertion alone, which scored as well or a little better, at half the CNN "
+        "passes)", group=_GAN)
     # classifier checkpoint(s) the faithfulness term runs: one, or one per store of a
     # combined train store (``xai_gan.store.combine``), in its order
-    classifier: str | list[str] | None = None
-    seed: int = 0
-    device: str | None = None
-    amp: bool | None = None  # bf16 autocast; default on CUDA GPUs with native bf16
-    channels_last: bool | None = None  # default on CUDA
-    compile: bool = False
-    distributed: bool = False  # DDP over torchrun's processes (WORLD_SIZE > 1)
-    max_seconds: float | None = None  # training budget over the whole run (resumes included)
-    num_workers: int = 0
-    progress: bool = True
+    classifier: str | list[str] | None = setting(None, group=NO_FLAG)
+    seed: int = setting(0, group=NO_FLAG)
+    device: str | None = setting(None, group=NO_FLAG)
+    # bf16 autocast; default on CUDA GPUs with native bf16
+    amp: bool | None = setting(None, group=NO_FLAG)
+    channels_last: bool | None = setting(None, group=NO_FLAG)  # default on CUDA
+    compile: bool = setting(False, group=NO_FLAG)
+    distributed: bool = setting(False, "train the GAN with DistributedDataParallel over "
+                                "torchrun's processes (torchrun --nproc_per_node N -m xai_gan "
+                                "train-gan --distributed)", group=_GAN)
+    # training budget over the whole run (resumes included)
+    max_seconds: float | None = setting(None, "GAN training budget in seconds (default: the "
+                                        "profile's)", group=_GAN, flag="--gan-seconds",
+                                        **_PROFILE)
+    num_workers: int = setting(0, group=NO_FLAG)
+    progress: bool = setting(True, group=NO_FLAG)
 
     def __post_init__(self):
         self.out_dir = Path(self.out_dir)
@@ -91,6 +122,8 @@ class TrainConfig:
             raise ValueError(f"unknown objective {self.objective!r}; choose from {OBJECTIVES}")
         if self.recipe not in RECIPES:
             raise ValueError(f"unknown recipe {self.recipe!r}; choose from {list(RECIPES)}")
+        if self.inputs not in INPUTS:
+            raise ValueError(f"unknown inputs {self.inputs!r}; choose from {INPUTS}")
         if self.augment not in AUGMENTATIONS:
             raise ValueError(f"unknown augmentation {self.augment!r}; choose from "
                              f"{AUGMENTATIONS}")
@@ -105,6 +138,20 @@ class TrainConfig:
     @property
     def uses_classifier(self) -> bool:
         return self.objective != "distil"
+
+
+def identity(config: TrainConfig | dict) -> dict:
+    """What makes a training run: the :data:`RUN_FIELDS` of ``config`` (a TrainConfig, or a
+    checkpoint's record of one, where a field it lacks takes today's default). A distilled
+    run leaves out the faithfulness settings, which it never uses."""
+    if isinstance(config, TrainConfig):
+        config = {name: getattr(config, name) for name in RUN_FIELDS}
+    defaults = TrainConfig()
+    out = {name: config.get(name, getattr(defaults, name)) for name in RUN_FIELDS}
+    if out["objective"] == "distil":
+        for name in ("faithfulness_weight", "deletion_weight", "classifier"):
+            del out[name]
+    return out
 
 
 @dataclass
@@ -133,118 +180,6 @@ def _distributed(asked: bool) -> tuple[int, int]:
     return 0, 1
 
 
-def _shape(store: Dataset) -> dict:
-    item = store[0]
-    return {"k": item["conditions"].shape[0], "map_size": item["image"].shape[-1],
-            "image_channels": item["image"].shape[0]}
-
-
-def _parts_of(store: Dataset) -> list[Dataset]:
-    """The stores a combined store joins, in order (a plain store: itself)."""
-    return list(getattr(store, "datasets", [store]))
-
-
-def _input_sizes(store: Dataset, map_size: int) -> list[int]:
-    """Per store: the CNN's input side it was built at (the faithfulness term runs that CNN
-    there); the map size for stores without that record."""
-    return [getattr(s, "image_size", map_size) for s in _parts_of(store)]
-
-
-def _faithfulness(models: list, input_sizes: list, images, heat, batch, **options):
-    """The faithfulness loss of a batch, each item scored by the CNN of its store (its
-    ``source``: ``models[source]``, run at ``input_sizes[source]``), averaged over items."""
-    classes = batch["pred"].to(images.device)
-    if len(models) == 1:
-        return faithfulness_loss(models[0], images, heat, classes,
-                                 input_size=input_sizes[0], **options)
-    sources = batch["source"].to(images.device)
-    total = 0.0
-    for i, (model, size) in enumerate(zip(models, input_sizes)):
-        rows = (sources == i).nonzero()[:, 0]
-        if len(rows):
-            total = total + len(rows) * faithfulness_loss(
-                model, images[rows], heat[rows], classes[rows], input_size=size, **options)
-    return total / len(images)
-
-
-def _as_list(value) -> list:
-    return list(value) if isinstance(value, (list, tuple)) else [value]
-
-
-def _teacher(store: Dataset) -> str | None:
-    teachers = {getattr(s, "metadata", {}).get("teacher") for s in _parts_of(store)}
-    return teachers.pop() if len(teachers) == 1 else None
-
-
-def _representations(store: Dataset) -> list[dict]:
-    """Per store: its CNN's spec and the layers its condition maps were computed at, for the
-    checkpoint (:class:`GANExplainer` refuses that CNN at other layers)."""
-    return [{"model": s.metadata["model"], "layers": s.metadata["layers"]}
-            for s in _parts_of(store) if "layers" in getattr(s, "metadata", {})]
-
-
-def _check_classes(generator, store: Dataset) -> None:
-    """A generator that reads the explained class must have a plane for every class of the
-    stores' CNNs."""
-    n = getattr(generator, "spec", {}).get("classes", 0)
-    needed = num_classes(store) if n else 0
-    if needed > n:
-        raise ValueError(f"the generator reads {n} class planes, but the stores' CNNs have "
-                         f"up to {needed} classes: build it with classes={needed}")
-
-
-def _check_sources(models: list, n_train: int, n_val: int) -> None:
-    """One classifier per store, and as many val stores as train stores (the same CNNs, in
-    the same order)."""
-    if not len(models) == n_train == n_val:
-        raise ValueError(f"the faithfulness term runs each store's own CNN: got "
-                         f"{len(models)} classifier(s) for {n_train} train and {n_val} val "
-                         "store(s); pass one classifier per store, in the order the stores "
-                         "were combined")
-
-
-@torch.no_grad()
-def validate(generator, store: Dataset, batch_size: int = 64, device=None,
-             classifier: torch.nn.Module | list | None = None,
-             input_size: int | list | None = None, deletion_weight: float = 0.0,
-             average: tuple | None = None) -> dict:
-    """Mean L1, SSIM and Pearson of the generated maps to the store's teacher maps, and the
-    collapse diagnostics (:func:`~xai_gan.gan.collapse.signs`, against the ``average`` maps
-    of the training store when given); with a ``classifier``, also ``val_faith``, the
-    faithfulness loss (with ``deletion_weight``) run at ``input_size``, what ``best.pt`` is
-    chosen by under the faithful objective, and ``val_barrier``, its saturation barrier,
-    reported apart so that the score the metrics measure is not mixed with a regulariser. For a combined store, ``classifier`` and
-    ``input_size`` are lists, one per store, and each item is scored by its store's CNN."""
-    device = device or next(generator.parameters()).device
-    models, input_sizes = _as_list(classifier), _as_list(input_size)
-    input_sizes = input_sizes * len(models) if len(input_sizes) == 1 else input_sizes
-    scores = {"l1": [], "ssim": [], "pearson": []}
-    faith, barrier, heats, teacher_maps = [], [], [], []
-    with eval_mode(generator):
-        for batch in DataLoader(store, batch_size=batch_size):
-            images = batch["image"].to(device)
-            conditions = with_classes(generator, batch["conditions"].to(device),
-                                      batch.get("pred"))
-            heat = generator(images, conditions).float()
-            if classifier is not None:
-                faith.append(len(images) * _faithfulness(
-                    models, input_sizes, images, heat, batch, saturation_weight=0,
-                    deletion_weight=deletion_weight).item())
-                barrier.append(len(images) * saturation_barrier(heat).item())
-            heat, teacher_map = heat[:, 0].cpu(), batch["teacher_map"]
-            scores["l1"].append(mae(heat, teacher_map))
-            scores["ssim"].append(ssim(heat, teacher_map))
-            scores["pearson"].append(pearson(heat, teacher_map))
-            heats.append(heat)
-            teacher_maps.append(teacher_map)
-    out = {f"val_{name}": torch.cat(values).nanmean().item() for name, values in scores.items()}
-    out.update(signs(torch.cat(heats), torch.cat(teacher_maps), average))
-    if classifier is not None:
-        out["val_faith"] = sum(faith) / len(store)
-        out["val_barrier"] = sum(barrier) / len(store)
-    return out
-
-
 def train(train_store: Dataset, val_store: Dataset, config: TrainConfig) -> TrainResult:
     """Train a generator (and its discriminator) to draw the stores' teacher maps.
 
@@ -267,56 +202,44 @@ def train(train_store: Dataset, val_store: Dataset, config: TrainConfig) -> Trai
 
 @dataclass
 class _Parts:
-    """What one training run updates: the generator, the optional critic, and the
-    classifiers the faithfulness term runs (frozen)."""
+    """What one training run updates: the generator and its optimiser, the critic (inside
+    the adversarial term, when the run has one) and the terms of its loss; the classifiers
+    the faithfulness term runs are frozen."""
 
     generator: torch.nn.Module
-    discriminator: torch.nn.Module | None
     opt_g: torch.optim.Optimizer
-    opt_d: torch.optim.Optimizer | None
+    adversarial: Adversarial | None
+    terms: list
     classifiers: list[torch.nn.Module]  # empty when the objective has no faithfulness term
 
 
-def _build(config: TrainConfig, shape: dict, device, memory) -> _Parts:
+def _build(config: TrainConfig, shape: dict, input_sizes: list, device, memory, autocast
+           ) -> _Parts:
+    reads = {"inputs": config.inputs, "classes": shape["classes"], **config.generator_options}
     generator = build_generator(config.generator, shape["k"], config.preset,
                                 shape["image_channels"], seed=config.seed,
-                                **config.generator_options).to(device, memory_format=memory)
+                                **reads).to(device, memory_format=memory)
     adam = dict(lr=config.lr, betas=(config.beta1, 0.999))
-    discriminator = opt_d = None
-    models = []
+    adversarial, models = None, []
     if config.adversarial_weight > 0 and config.uses_teacher:
-        discriminator = PatchDiscriminator(shape["image_channels"], width=config.disc_width)
-        discriminator.to(device, memory_format=memory)
-        opt_d = torch.optim.Adam(discriminator.parameters(), **adam)
+        critic = PatchDiscriminator(shape["image_channels"], width=config.disc_width)
+        critic.to(device, memory_format=memory)
+        adversarial = Adversarial(critic, torch.optim.Adam(critic.parameters(), **adam),
+                                  config.gan_loss, config.adversarial_weight, autocast)
     if config.uses_classifier:
-        for path in _as_list(config.classifier):
+        for path in stores.as_list(config.classifier):
             models.append(classifiers.load_checkpoint(path, device=device)["model"])
             set_requires_grad(models[-1], False)
-    return _Parts(generator, discriminator, torch.optim.Adam(generator.parameters(), **adam),
-                  opt_d, models)
+    return _Parts(generator, torch.optim.Adam(generator.parameters(), **adam), adversarial,
+                  objectives(config, models, input_sizes, adversarial), models)
 
 
 def _resume(parts: _Parts, config: TrainConfig, shape: dict, path: Path, device,
             classifier_hashes: list[str]) -> dict:
     """Load ``last.pt`` into ``parts`` when it is the same run; returns where to go on."""
-    state = load_torch(path, map_location=device)
-    if "image_size" in state:  # checkpoints before map_size
-        state["map_size"] = state.pop("image_size")
-    defaults = {name: TrainConfig.__dataclass_fields__[name].default for name in RUN_FIELDS}
-    saved = dict(state.get("config", {}))  # a field added since the checkpoint: its default
-    if "objective" not in saved:  # before objectives: a weight > 0 was the replaced GFI term
-        saved["objective"] = ("distil" if not saved.get("faithfulness_weight")
-                              else "distil with the replaced keep/remove term")
-    if "recipe" not in saved:  # before recipes: L1 on the map, the paper's
-        saved.update(recipe="paper", distil_weight=saved.pop("l1_weight", 100.0))
-    if saved["objective"] != "distil":  # before its weight, the deletion term was always on
-        saved.setdefault("deletion_weight", 1.0)
-    if saved["objective"] == config.objective == "distil":  # unused by distillation
-        saved.update(faithfulness_weight=config.faithfulness_weight,
-                     deletion_weight=config.deletion_weight, classifier=config.classifier)
-    found = {**{name: saved.get(name, defaults[name]) for name in RUN_FIELDS},
-             **{name: state.get(name) for name in shape}}
-    wanted = {**{name: getattr(config, name) for name in RUN_FIELDS}, **shape}
+    state = migrate(load_torch(path, map_location=device), path)
+    found = {**identity(state["config"]), **{name: state.get(name) for name in shape}}
+    wanted = {**identity(config), **shape}
     # the same CNNs by their weights, not their paths: a moved or copied folder resumes
     if classifier_hashes and state.get("classifier_hashes"):
         found.update(classifier=config.classifier, classifier_hashes=state["classifier_hashes"])
@@ -328,9 +251,9 @@ def _resume(parts: _Parts, config: TrainConfig, shape: dict, path: Path, device,
         epoch = config.epochs
     if epoch < config.epochs:  # a finished run needs neither optimiser nor critic
         parts.opt_g.load_state_dict(state["opt_g"])
-        if parts.discriminator is not None:
-            parts.discriminator.load_state_dict(state["discriminator"])
-            parts.opt_d.load_state_dict(state["opt_d"])
+        if parts.adversarial is not None:
+            parts.adversarial.discriminator.load_state_dict(state["discriminator"])
+            parts.adversarial.optimiser.load_state_dict(state["opt_d"])
     return {"history": history, "epoch": epoch, "best": state["best"],
             "seconds": history[-1]["seconds"] if history else 0.0}
 
@@ -339,9 +262,8 @@ def _save_epoch(parts: _Parts, config: TrainConfig, shape: dict, row: dict, prog
                 record: dict, stopped: bool) -> None:
     """Write ``best.pt`` (when the validation score improved, the generator not collapsed: the
     Pearson to the teacher, or minus the faithfulness loss for the faithful objective),
-    ``last.pt`` and ``history.csv``;
-    ``record`` (teacher, representations) goes into both checkpoints; ``progress`` (history,
-    best) is updated in place."""
+    ``last.pt`` and ``history.csv``; ``record`` (teacher, representations) goes into both
+    checkpoints; ``progress`` (history, best) is updated in place."""
     last_path, best_path = config.out_dir / "last.pt", config.out_dir / "best.pt"
     progress["history"].append(row)
     score = -row["val_faith"] if config.objective == "faithful" else row["val_pearson"]
@@ -358,9 +280,9 @@ def _save_epoch(parts: _Parts, config: TrainConfig, shape: dict, row: dict, prog
     state = generator_state(parts.generator, shape, config, **extra)
     state.update(opt_g=parts.opt_g.state_dict(), history=progress["history"],
                  best=progress["best"], stopped_by_budget=stopped)
-    if parts.discriminator is not None:
-        state.update(discriminator=parts.discriminator.state_dict(),
-                     opt_d=parts.opt_d.state_dict())
+    if parts.adversarial is not None:
+        state.update(discriminator=parts.adversarial.discriminator.state_dict(),
+                     opt_d=parts.adversarial.optimiser.state_dict())
     save_torch(state, last_path)
     with atomic_path(config.out_dir / "history.csv") as tmp:
         pd.DataFrame(progress["history"]).to_csv(tmp, index=False)
@@ -370,115 +292,123 @@ def _save_epoch(parts: _Parts, config: TrainConfig, shape: dict, row: dict, prog
             + (" (collapsed)" if row["collapsed"] else ""), flush=True)
 
 
-def _train(train_store, val_store, config: TrainConfig, rank: int, world: int,
-           device: torch.device) -> TrainResult:
+@dataclass
+class _Run:
+    """One training run's fixed set-up, what its loop reads."""
+
+    parts: _Parts
+    shape: dict
+    input_sizes: list
+    memory: torch.memory_format
+    g_step: torch.nn.Module  # the generator as trained: compiled or DDP-wrapped
+    autocast: object
+    device: torch.device
+
+
+def _set_up(train_store, val_store, config: TrainConfig, world: int, device) -> _Run:
     cuda = device.type == "cuda"
     channels_last = cuda if config.channels_last is None else config.channels_last
-    shape = _shape(train_store)
-    if _shape(val_store) != shape:
-        raise ValueError(f"train and val stores differ: {shape} vs {_shape(val_store)}")
+    shape = stores.shape(train_store)
+    if stores.shape(val_store) != shape:
+        raise ValueError(f"train and val stores differ: {shape} vs {stores.shape(val_store)}")
     memory = torch.channels_last if channels_last else torch.contiguous_format
-    parts = _build(config, shape, device, memory)
-    generator, discriminator = parts.generator, parts.discriminator
-    _check_classes(generator, train_store)
-    input_sizes = _input_sizes(train_store, shape["map_size"])
+    input_sizes = stores.input_sizes(train_store, shape["map_size"])
+    autocast = bf16_autocast(device, config.amp)
+    # a plane per class of the stores' CNNs
+    classes = num_classes(train_store) if config.condition_on_class else 0
+    parts = _build(config, {**shape, "classes": classes}, input_sizes, device, memory,
+                   autocast)
+    stores.check_classes(parts.generator, train_store)
     if parts.classifiers:
-        _check_sources(parts.classifiers, len(input_sizes), len(_parts_of(val_store)))
+        stores.check_sources(parts.classifiers, len(input_sizes),
+                             len(stores.parts_of(val_store)))
     shape["train_items"] = len(train_store)
-    last_path, best_path = config.out_dir / "last.pt", config.out_dir / "best.pt"
-    progress = {"history": [], "epoch": 0, "best": -math.inf, "seconds": 0.0}
-    hashes = [model_hash(model) for model in parts.classifiers]
-    if last_path.exists():
-        progress = _resume(parts, config, shape, last_path, device, hashes)
-    record = {"teacher": _teacher(train_store) if config.uses_teacher else None,
-              "representations": _representations(train_store), "classifier_hashes": hashes}
-
-    g_step = torch.compile(generator) if config.compile else generator
-    d_step = discriminator
+    g_step = torch.compile(parts.generator) if config.compile else parts.generator
     if world > 1:
         ids = [device.index] if cuda else None
         g_step = DistributedDataParallel(g_step, device_ids=ids)
-        if discriminator is not None:
-            d_step = DistributedDataParallel(discriminator, device_ids=ids)
-    criterion = GANLoss(config.gan_loss)
+        if parts.adversarial is not None:
+            parts.adversarial.critic = DistributedDataParallel(parts.adversarial.discriminator,
+                                                               device_ids=ids)
+    return _Run(parts, shape, input_sizes, memory, g_step, autocast, device)
+
+
+def _loader(store, config: TrainConfig, epoch: int, rank: int, world: int) -> DataLoader:
+    if world > 1:
+        sampler = DistributedSampler(store, world, rank, shuffle=True, seed=config.seed,
+                                     drop_last=True)
+        sampler.set_epoch(epoch)
+    else:
+        sampler = RandomSampler(store, generator=torch.Generator().manual_seed(config.seed + epoch))
+    return DataLoader(store, batch_size=config.batch_size, sampler=sampler, drop_last=True,
+                      num_workers=config.num_workers)
+
+
+def _step(run: _Run, config: TrainConfig, batch: dict, epoch: int) -> dict:
+    """One generator update (after the critic's, when there is one); returns the logs."""
+    device, memory = run.device, run.memory
+    images, conditions, teacher_map = augment(
+        [batch["image"].to(device, memory_format=memory),
+         batch["conditions"].to(device, memory_format=memory),
+         batch["teacher_map"].to(device)[:, None]], config.augment)
+    with run.autocast:
+        logits = run.g_step(images, conditions, batch.get("pred"), logits=True)
+        step = Step(images, teacher_map, logits, torch.sigmoid(logits), batch)
+    logs = {} if run.parts.adversarial is None else run.parts.adversarial.update_critic(step)
+    with run.autocast:
+        loss = torch.zeros((), device=device)
+        for term in run.parts.terms:
+            for name, weight, value in term(step):
+                loss = loss + weight * value
+                logs[name] = value.item()
+    check_finite(loss, "generator loss", epoch + 1)
+    run.parts.opt_g.zero_grad(set_to_none=True)
+    loss.backward()
+    run.parts.opt_g.step()
+    return logs
+
+
+def _train(train_store, val_store, config: TrainConfig, rank: int, world: int,
+           device: torch.device) -> TrainResult:
+    run = _set_up(train_store, val_store, config, world, device)
+    last_path, best_path = config.out_dir / "last.pt", config.out_dir / "best.pt"
+    progress = {"history": [], "epoch": 0, "best": -math.inf, "seconds": 0.0}
+    hashes = [model_hash(model) for model in run.parts.classifiers]
+    if last_path.exists():
+        progress = _resume(run.parts, config, run.shape, last_path, device, hashes)
+    record = {"teacher": stores.teacher(train_store) if config.uses_teacher else None,
+              "representations": stores.representations(train_store),
+              "classifier_hashes": hashes}
     average = average_maps(train_store)  # the maps that ignore the image, for the watch
-    autocast = bf16_autocast(device, config.amp)
-
     for epoch in range(progress["epoch"], config.epochs):
-        if world > 1:
-            sampler = DistributedSampler(train_store, world, rank, shuffle=True, seed=config.seed,
-                                         drop_last=True)
-            sampler.set_epoch(epoch)
-        else:
-            sampler = RandomSampler(train_store,
-                                    generator=torch.Generator().manual_seed(config.seed + epoch))
-        loader = DataLoader(train_store, batch_size=config.batch_size, sampler=sampler,
-                            drop_last=True, num_workers=config.num_workers)
+        loader = _loader(train_store, config, epoch, rank, world)
         torch.manual_seed(config.seed * 1000 + epoch)
-        generator.train()
-
-        def step(batch):
-            images, conditions, teacher_map = augment(
-                [batch["image"].to(device, memory_format=memory),
-                 batch["conditions"].to(device, memory_format=memory),
-                 batch["teacher_map"].to(device)[:, None]], config.augment)
-            conditions = with_classes(generator, conditions, batch.get("pred"))
-            with autocast:
-                logits = g_step(images, conditions, logits=True)
-                fake = torch.sigmoid(logits)
-            losses = {}
-            if discriminator is not None:
-                set_requires_grad(discriminator, True)
-                with autocast:
-                    loss_d = 0.5 * (criterion(d_step(images, teacher_map), True)
-                                    + criterion(d_step(images, fake.detach()), False))
-                parts.opt_d.zero_grad(set_to_none=True)
-                loss_d.backward()
-                parts.opt_d.step()
-                losses["d"] = loss_d.item()
-                set_requires_grad(discriminator, False)  # the generator step leaves D alone
-            with autocast:
-                loss_g = torch.zeros((), device=device)
-                if config.uses_teacher:
-                    distil = distillation_loss(logits, teacher_map, config.recipe, fake)
-                    loss_g = loss_g + config.distil_weight * distil
-                    losses["distil"] = distil.item()
-                    if config.correlation_weight:
-                        corr = correlation_loss(fake, teacher_map)
-                        loss_g = loss_g + config.correlation_weight * corr
-                        losses["corr"] = corr.item()
-                if discriminator is not None:
-                    adv = criterion(discriminator(images, fake), True, for_discriminator=False)
-                    loss_g = loss_g + config.adversarial_weight * adv
-                    losses["g_adv"] = adv.item()
-                if parts.classifiers:
-                    faith = _faithfulness(parts.classifiers, input_sizes, images, fake.float(),
-                                          batch, deletion_weight=config.deletion_weight)
-                    loss_g = loss_g + config.faithfulness_weight * faith
-                    losses["faith"] = faith.item()
-            check_finite(loss_g, "generator loss", epoch + 1)
-            parts.opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            parts.opt_g.step()
-            return losses
-
-        result = run_epoch(loader, step, spent=progress["seconds"],
-                           max_seconds=config.max_seconds, progress=config.progress and rank == 0,
+        run.parts.generator.train()
+        result = run_epoch(loader, lambda batch: _step(run, config, batch, epoch),
+                           spent=progress["seconds"], max_seconds=config.max_seconds,
+                           progress=config.progress and rank == 0,
                            desc=f"gan epoch {epoch + 1}/{config.epochs}")
         progress["seconds"] += result.seconds
         if rank == 0:
             row = {"epoch": epoch + 1, "seconds": progress["seconds"], "batches": result.batches,
                    **{f"train_{name}": value for name, value in result.means.items()},
-                   **validate(generator, val_store, device=device,
-                              classifier=parts.classifiers or None,
-                              input_size=input_sizes, deletion_weight=config.deletion_weight,
+                   **validate(run.parts.generator, val_store, device=device,
+                              classifier=run.parts.classifiers or None,
+                              input_size=run.input_sizes, deletion_weight=config.deletion_weight,
                               average=average)}
             row["collapsed"] = is_collapsed(row, config.uses_teacher)
-            _save_epoch(parts, config, shape, row, progress, record, result.out_of_time)
+            _save_epoch(run.parts, config, run.shape, row, progress, record, result.out_of_time)
         if _agree(rank == 0 and stuck(progress["history"]), world, device):
             break  # no sound map left to gain: stop, and fail below if there never was one
         if result.out_of_time:
             break
+    return _finish(run.parts.generator, config, progress, rank, world, device)
+
+
+def _finish(generator, config: TrainConfig, progress: dict, rank: int, world: int, device
+            ) -> TrainResult:
+    """The best generator, or :class:`GeneratorCollapsed` when no epoch drew a sound map."""
+    last_path, best_path = config.out_dir / "last.pt", config.out_dir / "best.pt"
     if world > 1:
         dist.barrier()
     if not best_path.exists():

@@ -150,13 +150,16 @@ def softening_temperature(model: nn.Module, images: torch.Tensor, confidence: fl
     return 10 ** high
 
 
-# deletion and insertion each run their own curve: their settings are their own
-@metric("deletion_auc", "faithfulness", "lower", options={"steps": 64, "baseline": "blur"})
+# deletion and insertion each run their own curve: the same defaults, each its own settings
+CURVE = {"steps": 64, "baseline": "blur"}
+
+
+@metric("deletion_auc", "faithfulness", "lower", options=CURVE)
 def _deletion(e: Explained, steps: int, baseline: str) -> torch.Tensor:
     return deletion_auc(e.model, e.images, e.maps, e.classes, steps=steps, baseline=baseline)
 
 
-@metric("insertion_auc", "faithfulness", "higher", options={"steps": 64, "baseline": "blur"})
+@metric("insertion_auc", "faithfulness", "higher", options=CURVE)
 def _insertion(e: Explained, steps: int, baseline: str) -> torch.Tensor:
     return insertion_auc(e.model, e.images, e.maps, e.classes, steps=steps, baseline=baseline)
 

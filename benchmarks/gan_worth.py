@@ -29,7 +29,6 @@ seed hides.
 Everything resumes: a second call re-uses the CNNs, stores and generators it finds.
 """
 import argparse
-import math
 from pathlib import Path
 
 import pandas as pd
@@ -38,11 +37,10 @@ import torch
 import xai_gan as xg
 
 METRICS = ["deletion_auc", "insertion_auc", "road_combined", "ms_per_image"]
-T95 = 1.984  # two-sided 95 % t quantile, 100 degrees of freedom (close enough from 60 up)
 
 
 def interval(values: pd.Series) -> str:
-    half = T95 * values.std() / math.sqrt(values.count())
+    half = xg.metrics.half_width(values.std(), values.count())
     return f"{values.mean():.3f} ± {half:.3f}"
 
 

@@ -342,11 +342,14 @@ def test_similarity_matches_scikit_image_and_scipy(batch):
 
 # ---------------------------------------------------------------- evaluate
 
+FEW_STEPS = {"deletion_auc": {"steps": 8}, "insertion_auc": {"steps": 8},
+             "max_sensitivity": {"samples": 2}}  # to keep the tests fast
+
 def test_evaluate_returns_a_tidy_table_and_a_ranked_summary(shapes_cnn):
     model, items = shapes_cnn
     methods = {"gradcam": xg.explainers.get("gradcam"), "edges": sobel_edges}
     table = xg.metrics.evaluate(model, items, methods, n=6, batch_size=4, teacher="gradcam",
-                                steps=8, samples=2, progress=False)
+                                options=FEW_STEPS, progress=False)
     assert list(table.columns) == ["method", "metric", "category", "image", "value", "better"]
     assert set(table.metric) == set(xg.metrics.METRICS)
     assert len(table) == 2 * len(xg.metrics.METRICS) * 6
@@ -365,10 +368,11 @@ def test_a_registered_metric_is_scored_by_evaluate(shapes_cnn):
     """Adding a metric is one decorated function: evaluate scores it with no other change."""
     model, items = shapes_cnn
 
-    def peak_share(e):
-        return e.maps.flatten(1).amax(1) / e.maps.flatten(1).sum(1).clamp_min(1e-12)
+    def peak_share(e, power):
+        maps = e.maps.flatten(1) ** power
+        return maps.amax(1) / maps.sum(1).clamp_min(1e-12)
 
-    xg.metrics.metric("peak_share", "complexity", "higher")(peak_share)
+    xg.metrics.metric("peak_share", "complexity", "higher", options={"power": 1.0})(peak_share)
     try:
         names = xg.metrics.available()
         assert names.index("entropy") < names.index("peak_share") < names.index(
@@ -379,6 +383,9 @@ def test_a_registered_metric_is_scored_by_evaluate(shapes_cnn):
         row = table[table.metric == "peak_share"]
         assert (row.category == "complexity").all() and (row.better == "higher").all()
         assert row.value.between(0, 1).all() and row.value.gt(0).all()
+        squared = xg.metrics.evaluate(model, items, ["gradcam"], metrics=["peak_share"], n=3,
+                                      options={"peak_share": {"power": 2.0}}, progress=False)
+        assert (squared.value.to_numpy() > row.value.to_numpy()).all()  # its setting reached it
         with pytest.raises(ValueError, match="registered twice"):
             xg.metrics.metric("peak_share", "complexity", "higher")(peak_share)
     finally:
@@ -421,9 +428,78 @@ def test_evaluate_errors_name_the_problem(shapes_cnn):
         xg.metrics.evaluate(model, items, ["gradcam"], metrics=["ssim"], n=2)
     with pytest.raises(ValueError, match="classes"):
         xg.metrics.evaluate(model, items, ["gradcam"], classes="true", n=2)
-    table = xg.metrics.evaluate(model, no_masks, ["gradcam"], metrics="all", n=2, steps=4,
-                                samples=1, progress=False)
+    table = xg.metrics.evaluate(model, no_masks, ["gradcam"], metrics="all", n=2,
+                                options=FEW_STEPS, progress=False)
     assert "iou" not in set(table.metric) and "ssim" not in set(table.metric)
+
+
+SET = ["deletion_auc", "insertion_auc", "average_drop", "increase_in_confidence", "road_morf",
+       "road_lerf", "road_combined", "max_sensitivity", "randomisation_spearman", "entropy"]
+
+
+def scores(shapes_cnn, options=None) -> pd.Series:
+    """Every metric of SET that has settings (and one without) on 4 images, in 2 batches."""
+    model, items = shapes_cnn
+    table = xg.metrics.evaluate(model, items, ["gradcam"], SET, n=4, batch_size=2,
+                                options=options, progress=False)
+    return table.set_index(["metric", "image"]).value
+
+
+@pytest.fixture(scope="module")
+def default_scores(shapes_cnn):
+    return scores(shapes_cnn)
+
+
+def test_metrics_declare_their_settings_with_the_defaults_they_always_had(shapes_cnn,
+                                                                          default_scores):
+    declared = {name: dict(m.options.defaults) for name, m in xg.metrics.METRICS.items()
+                if m.options.defaults}
+    road, confidence, curve = {"seed": 0}, {"temperature": 1.0}, {"steps": 64, "baseline": "blur"}
+    assert declared == {"deletion_auc": curve, "insertion_auc": curve,
+                        "average_drop": confidence, "increase_in_confidence": confidence,
+                        "road_morf": road, "road_lerf": road, "road_combined": road,
+                        "max_sensitivity": {"samples": 5, "radius": 0.02, "seed": 0},
+                        "randomisation_spearman": {"seed": 0}, "randomisation_ssim": {"seed": 0}}
+    assert set(xg.metrics.for_every("seed", 0)) == {name for name, o in declared.items()
+                                                    if "seed" in o}
+    pd.testing.assert_series_equal(scores(shapes_cnn, declared), default_scores)
+
+
+def changed(values: pd.Series, reference: pd.Series) -> set[str]:
+    """The metrics with a value that differs (NaN equals NaN)."""
+    differs = values.ne(reference) & ~(values.isna() & reference.isna())
+    return set(differs[differs].index.get_level_values("metric"))
+
+
+def test_a_setting_changes_its_metric_and_its_group_and_no_other(shapes_cnn, default_scores):
+    """ROAD's three scores share one seed and the confidence metrics one temperature: a
+    setting given for one member is the group's."""
+    given = scores(shapes_cnn, {"deletion_auc": {"baseline": "zero"},
+                                "road_morf": {"seed": 1}, "average_drop": {"temperature": 3.0}})
+    # increase in confidence is 0 or 100: a temperature may leave it as it was
+    assert changed(given, default_scores) - {"increase_in_confidence"} == {
+        "deletion_auc", "road_morf", "road_lerf", "road_combined", "average_drop"}
+    through_others = scores(shapes_cnn, {"deletion_auc": {"baseline": "zero"},
+                                         "road_combined": {"seed": 1},
+                                         "increase_in_confidence": {"temperature": 3.0}})
+    pd.testing.assert_series_equal(through_others, given)
+
+
+def test_option_errors_name_the_problem_and_the_valid_choices(shapes_cnn):
+    model, items = shapes_cnn
+
+    def run(options):
+        xg.metrics.evaluate(model, items, ["gradcam"], ["road_morf"], n=2, options=options)
+
+    with pytest.raises(ValueError, match="unknown metric 'accuracy'.*'deletion_auc'"):
+        run({"accuracy": {"steps": 4}})
+    with pytest.raises(ValueError, match=r"unknown option 'step' .*\['baseline', 'steps'\]"):
+        run({"deletion_auc": {"step": 4}})
+    with pytest.raises(ValueError, match="unknown option 'seed' of metric 'entropy'.*none"):
+        run({"entropy": {"seed": 4}})
+    with pytest.raises(ValueError, match="'road_morf' and 'road_lerf' share one computation"):
+        run({"road_morf": {"seed": 1}, "road_lerf": {"seed": 2}})
+    run({"road_morf": {"seed": 1}, "road_lerf": {"seed": 1}})  # the same value twice is fine
 
 
 def test_max_sensitivity_of_an_empty_map_is_undefined(batch):

@@ -212,7 +212,8 @@ def evaluate(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
         named = {m: explainer(config, m) for m in methods}
         table = metrics.evaluate(model, test, named, config.metrics or "all",
                                  n=config.n_explain, teacher=config.teacher,
-                                 device=config.device, seed=config.seed)
+                                 device=config.device,
+                                 options=metrics.for_every("seed", config.seed))
         summary = metrics.summarise(table).assign(model=name)
         save(out, {"per_image.csv": table, "summary.csv": summary},
               {"metric_bars.png": plotting.metric_bars(table),

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import math
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +17,7 @@ import pandas as pd
 from . import explainers, gan
 from .io import atomic_path
 from .layout import RunLayout
-from .metrics import CATEGORIES, METRICS, available
+from .metrics import CATEGORIES, METRICS, available, half_width
 from .studies import STUDIES
 
 STYLE = """
@@ -35,7 +34,6 @@ img { max-width: 100%; } .note { color: #555; }
 pre { background: #f6f6f6; padding: 1em; white-space: pre-wrap; }
 """
 FAITHFULNESS = ("deletion_auc", "insertion_auc", "road_combined")  # the headline's metrics
-Z95 = 1.96
 
 
 def _image(path: Path) -> str:
@@ -139,7 +137,7 @@ def _summaries(run_dir: Path) -> pd.DataFrame:
 
 def _faithfulness_sentence(per: pd.DataFrame, gan: str) -> str | None:
     """The GAN's rank on each headline metric per CNN, and on how many CNNs it is the best or
-    lies inside the best method's 95 % interval (normal approximation over test images)."""
+    lies inside the best method's 95 % t interval over test images."""
     clauses = []
     for metric in FAITHFULNESS:
         ranks, tied = [], 0
@@ -148,7 +146,8 @@ def _faithfulness_sentence(per: pd.DataFrame, gan: str) -> str | None:
             if own.empty or own["rank"].isna().all():  # not evaluated on this CNN
                 continue
             own, best = own.iloc[0], group.sort_values("rank").iloc[0]
-            half = Z95 * best["std"] / math.sqrt(best["n"]) if best["n"] > 1 else 0.0
+            # one image has no interval: then only a tie with the best counts
+            half = half_width(best["std"], best["n"]) if best["n"] > 1 else 0.0
             tied += abs(own["mean"] - best["mean"]) <= half
             ranks.append(f"{int(own['rank'])}/{len(group)} on {model}")
         if ranks:

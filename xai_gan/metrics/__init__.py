@@ -10,15 +10,18 @@
 - cost: milliseconds per image
 
 Each category's module registers its metrics with :func:`metric`; :func:`evaluate` runs
-explainers x metrics into a tidy DataFrame; :func:`summarise` averages it; :func:`intervals`
-and :func:`paired` say how sure those averages are.
+explainers x metrics into a tidy DataFrame, each metric with its own settings (``options``);
+:func:`summarise` averages it; :func:`intervals` and :func:`paired` say how sure those averages
+are, with the t interval of :func:`half_width`.
 """
 from . import (complexity, cost, faithfulness, localisation, randomisation, road, robustness,
                similarity)
 from .evaluate import evaluate, summarise
-from .statistics import intervals, paired
-from .registry import CATEGORIES, METRICS, Explained, Metric, available, metric
+from .statistics import half_width, intervals, paired
+from .registry import (CATEGORIES, METRICS, Explained, Metric, Options, available, for_every,
+                       metric)
 
-__all__ = ["CATEGORIES", "METRICS", "Explained", "Metric", "available", "complexity", "cost",
-           "evaluate", "faithfulness", "intervals", "localisation", "metric", "paired", "randomisation", "road",
-           "robustness", "similarity", "summarise"]
+__all__ = ["CATEGORIES", "METRICS", "Explained", "Metric", "Options", "available", "complexity",
+           "cost", "evaluate", "faithfulness", "for_every", "half_width", "intervals",
+           "localisation", "metric", "paired", "randomisation", "road", "robustness",
+           "similarity", "summarise"]

@@ -11,7 +11,7 @@ from torch.utils.data import default_collate
 from .. import explainers as explainer_registry
 from ..modules import eval_mode, place
 from ..progress import progress_bar
-from .registry import METRICS, Explained, available
+from .registry import METRICS, Explained, available, resolve
 
 
 def _explainers(explainers) -> dict[str, Callable]:
@@ -38,11 +38,42 @@ def _metric_names(metrics, has_masks: bool, has_teacher: bool) -> list[str]:
     return metrics
 
 
+def _batches(model, dataset, n: int, batch_size: int, classes: str, device):
+    """``(first index, images, classes explained, masks or None)`` per batch of the first
+    ``n`` items of ``dataset``."""
+    for start in range(0, n, batch_size):
+        batch = default_collate([dataset[i] for i in range(start, min(start + batch_size, n))])
+        images = batch["image"].to(device)
+        with torch.no_grad():
+            explained = (model(images).argmax(1) if classes == "predicted"
+                         else batch["label"].to(device))
+        yield start, images, explained, batch["mask"].to(device) if "mask" in batch else None
+
+
+def _explain(model, explain: Callable, images, classes, warm: bool) -> tuple[torch.Tensor, float]:
+    """The maps and the seconds they took. ``warm``: explain once untimed first, since one-off
+    set-up (hooks, lazy init, CPU kernels prepared per input shape) is no cost."""
+    if warm:
+        explain(model, images, classes)
+    tic = time.perf_counter()
+    maps = explain(model, images, classes)
+    return maps, time.perf_counter() - tic
+
+
+def _score(explained: Explained, method: str, names: list[str], settings: dict) -> list[tuple]:
+    """The table's rows of one explained batch: each metric of ``names`` on each image."""
+    rows = []
+    for name in names:
+        scored = METRICS[name]
+        values = scored.score(explained, **settings[name]).cpu().tolist()
+        rows += [(method, name, scored.category, explained.first_image + i, value, scored.better)
+                 for i, value in enumerate(values)]
+    return rows
+
+
 def evaluate(model, dataset, explainers, metrics="all", n: int | None = None,
-             batch_size: int = 16, classes: str = "predicted", teacher=None,
-             device=None, steps: int = 64, baseline: str = "blur", samples: int = 5,
-             radius: float = 0.02, seed: int = 0, temperature: float = 1.0,
-             progress: bool = True) -> pd.DataFrame:
+             batch_size: int = 16, classes: str = "predicted", teacher=None, device=None,
+             options: dict[str, dict] | None = None, progress: bool = True) -> pd.DataFrame:
     """Score explainers on the first ``n`` images of ``dataset``.
 
     Images are explained and scored where the model is (or on ``device``, where the model
@@ -58,10 +89,12 @@ def evaluate(model, dataset, explainers, metrics="all", n: int | None = None,
     classes : which class each map explains: ``"predicted"`` (the model's) or ``"label"``
         (the true one).
     teacher : explainer (name or callable) whose maps the similarity metrics compare with.
-    steps, baseline : of the deletion and insertion curves.
-    samples, radius : of max-sensitivity (uniform noise, ``samples`` draws).
-    temperature : the logits are divided by it in the confidence metrics (average drop,
-        increase in confidence); see :func:`xai_gan.metrics.faithfulness.softening_temperature`.
+    options : ``{metric: {setting: value}}`` over the defaults each metric declares
+        (``METRICS[name].options``), e.g. ``{"deletion_auc": {"baseline": "zero"}}``. A
+        setting given for one metric of a group that shares a computation (the three ROAD
+        scores; average drop and increase in confidence) applies to the whole group;
+        :func:`~xai_gan.metrics.for_every` gives one setting (``seed``, say) to
+        every metric that has it. See :func:`~xai_gan.metrics.registry.resolve`.
 
     Returns
     -------
@@ -73,39 +106,26 @@ def evaluate(model, dataset, explainers, metrics="all", n: int | None = None,
     explainers = _explainers(explainers)
     if isinstance(teacher, str):
         teacher = explainer_registry.get(teacher)
+    settings = resolve(options)
     n = len(dataset) if n is None else min(n, len(dataset))
     names = _metric_names(metrics, "mask" in dataset[0], teacher is not None)
     device = place(model, device)
     rows, warmed = [], set()
     timed = any(METRICS[name].category == "cost" for name in names)
-    starts = range(0, n, batch_size)
-    bar = progress_bar(total=len(starts) * len(explainers), desc="evaluate",
+    bar = progress_bar(total=len(range(0, n, batch_size)) * len(explainers), desc="evaluate",
                        disable=not progress)
     with eval_mode(model):
-        for start in starts:
-            batch = default_collate([dataset[i] for i in range(start, min(start + batch_size, n))])
-            images = batch["image"].to(device)
-            with torch.no_grad():
-                explained = (model(images).argmax(1) if classes == "predicted"
-                             else batch["label"].to(device))
-            teacher_maps = teacher(model, images, explained) if teacher is not None else None
-            masks = batch["mask"].to(device) if "mask" in batch else None
+        for start, images, targets, masks in _batches(model, dataset, n, batch_size, classes,
+                                                      device):
+            teacher_maps = teacher(model, images, targets) if teacher is not None else None
             for method, explain in explainers.items():
                 bar.set_postfix(method=method)
-                if timed and (method, len(images)) not in warmed:  # untimed: one-off set-up
-                    # (hooks, lazy init, CPU kernels prepared per input shape) is no cost
-                    explain(model, images, explained)
-                    warmed.add((method, len(images)))
-                tic = time.perf_counter()
-                maps = explain(model, images, explained)
-                scored = Explained(model, explain, images, explained, maps,
-                                   time.perf_counter() - tic, masks, teacher_maps, steps=steps,
-                                   baseline=baseline, samples=samples, radius=radius, seed=seed,
-                                   temperature=temperature, first_image=start)
-                for name in names:
-                    values = METRICS[name].score(scored).cpu().tolist()
-                    rows += [(method, name, METRICS[name].category, start + i, value,
-                              METRICS[name].better) for i, value in enumerate(values)]
+                maps, seconds = _explain(model, explain, images, targets,
+                                         timed and (method, len(images)) not in warmed)
+                warmed.add((method, len(images)))
+                rows += _score(Explained(model, explain, images, targets, maps, seconds, masks,
+                                         teacher_maps, first_image=start),
+                               method, names, settings)
                 bar.update()
     bar.close()
     return pd.DataFrame(rows, columns=["method", "metric", "category", "image", "value", "better"])

@@ -12,7 +12,7 @@ from torch import nn
 
 from ..maps import gaussian_blur
 from ..modules import follows_model, forward_batch
-from .registry import Explained, metric
+from .registry import Explained, Options, metric
 
 BASELINES = ("blur", "zero", "mean")
 
@@ -150,28 +150,35 @@ def softening_temperature(model: nn.Module, images: torch.Tensor, confidence: fl
     return 10 ** high
 
 
-@metric("deletion_auc", "faithfulness", "lower")
-def _deletion(e: Explained) -> torch.Tensor:
-    return deletion_auc(e.model, e.images, e.maps, e.classes, steps=e.steps, baseline=e.baseline)
+# deletion and insertion each run their own curve: the same defaults, each its own settings
+CURVE = {"steps": 64, "baseline": "blur"}
 
 
-@metric("insertion_auc", "faithfulness", "higher")
-def _insertion(e: Explained) -> torch.Tensor:
-    return insertion_auc(e.model, e.images, e.maps, e.classes, steps=e.steps,
-                         baseline=e.baseline)
+@metric("deletion_auc", "faithfulness", "lower", options=CURVE)
+def _deletion(e: Explained, steps: int, baseline: str) -> torch.Tensor:
+    return deletion_auc(e.model, e.images, e.maps, e.classes, steps=steps, baseline=baseline)
 
 
-def _confidence(e: Explained):
+@metric("insertion_auc", "faithfulness", "higher", options=CURVE)
+def _insertion(e: Explained, steps: int, baseline: str) -> torch.Tensor:
+    return insertion_auc(e.model, e.images, e.maps, e.classes, steps=steps, baseline=baseline)
+
+
+# the softmax temperature (see softening_temperature) of the one computation both scores read
+CONFIDENCE = Options(temperature=1.0)
+
+
+def _confidence(e: Explained, temperature: float):
     return e.once("confidence_change",
                   lambda: confidence_change(e.model, e.images, e.maps, e.classes,
-                                            temperature=e.temperature))
+                                            temperature=temperature))
 
 
-@metric("average_drop", "faithfulness", "lower")
-def _average_drop(e: Explained) -> torch.Tensor:
-    return _confidence(e)[0]
+@metric("average_drop", "faithfulness", "lower", options=CONFIDENCE)
+def _average_drop(e: Explained, temperature: float) -> torch.Tensor:
+    return _confidence(e, temperature)[0]
 
 
-@metric("increase_in_confidence", "faithfulness", "higher")
-def _increase_in_confidence(e: Explained) -> torch.Tensor:
-    return _confidence(e)[1]
+@metric("increase_in_confidence", "faithfulness", "higher", options=CONFIDENCE)
+def _increase_in_confidence(e: Explained, temperature: float) -> torch.Tensor:
+    return _confidence(e, temperature)[1]

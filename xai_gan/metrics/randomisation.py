@@ -70,17 +70,17 @@ def model_parameter_randomisation(explain: Callable, model: nn.Module, images: t
     return out
 
 
-def _randomisation(e: Explained, similarity_name: str) -> torch.Tensor:
+def _randomisation(e: Explained, similarity_name: str, seed: int) -> torch.Tensor:
     (score,) = model_parameter_randomisation(e.explainer, e.model, e.images, e.classes, e.maps,
-                                             similarity_name, e.seed, last_only=True).values()
+                                             similarity_name, seed, last_only=True).values()
     return score
 
 
-@metric("randomisation_spearman", "randomisation", "lower")
-def _randomisation_spearman(e: Explained) -> torch.Tensor:
-    return _randomisation(e, "spearman")
+@metric("randomisation_spearman", "randomisation", "lower", options={"seed": 0})
+def _randomisation_spearman(e: Explained, seed: int) -> torch.Tensor:
+    return _randomisation(e, "spearman", seed)
 
 
-@metric("randomisation_ssim", "randomisation", "lower")
-def _randomisation_ssim(e: Explained) -> torch.Tensor:
-    return _randomisation(e, "ssim")
+@metric("randomisation_ssim", "randomisation", "lower", options={"seed": 0})
+def _randomisation_ssim(e: Explained, seed: int) -> torch.Tensor:
+    return _randomisation(e, "ssim", seed)

@@ -22,7 +22,7 @@ from torch import nn
 from ..maps import gaussian_blur
 from ..modules import follows_model
 from .faithfulness import class_probability, pixel_ranks
-from .registry import Explained, metric
+from .registry import Explained, Options, metric
 
 FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 NEIGHBOURS = ((1 / 12, 1 / 6, 1 / 12), (1 / 6, 0.0, 1 / 6), (1 / 12, 1 / 6, 1 / 12))
@@ -132,22 +132,27 @@ def road_curves(model: nn.Module, images: torch.Tensor, maps: torch.Tensor,
     return probs[:, 0].T, probs[:, 1].T
 
 
-def _road(e: Explained) -> tuple[torch.Tensor, torch.Tensor]:
+# the three scores read one pair of curves, so they share one seed (each batch adds the index
+# of its first image, so batches draw different noise)
+ROAD = Options(seed=0)
+
+
+def _road(e: Explained, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return e.once("road", lambda: road_curves(e.model, e.images, e.maps, e.classes,
-                                              seed=e.seed + e.first_image))
+                                              seed=seed + e.first_image))
 
 
-@metric("road_morf", "faithfulness", "lower")
-def _road_morf(e: Explained) -> torch.Tensor:
-    return _road(e)[0].mean(1)
+@metric("road_morf", "faithfulness", "lower", options=ROAD)
+def _road_morf(e: Explained, seed: int) -> torch.Tensor:
+    return _road(e, seed)[0].mean(1)
 
 
-@metric("road_lerf", "faithfulness", "higher")
-def _road_lerf(e: Explained) -> torch.Tensor:
-    return _road(e)[1].mean(1)
+@metric("road_lerf", "faithfulness", "higher", options=ROAD)
+def _road_lerf(e: Explained, seed: int) -> torch.Tensor:
+    return _road(e, seed)[1].mean(1)
 
 
-@metric("road_combined", "faithfulness", "higher")
-def _road_combined(e: Explained) -> torch.Tensor:
-    morf, lerf = _road(e)
+@metric("road_combined", "faithfulness", "higher", options=ROAD)
+def _road_combined(e: Explained, seed: int) -> torch.Tensor:
+    morf, lerf = _road(e, seed)
     return (lerf - morf).mean(1) / 2

@@ -38,7 +38,8 @@ def max_sensitivity(explain: Callable, model, images: torch.Tensor, targets: tor
     return torch.where(empty, torch.nan, worst).float().to(images.device)
 
 
-@metric("max_sensitivity", "robustness", "lower")
-def _max_sensitivity(e: Explained) -> torch.Tensor:
-    return max_sensitivity(e.explainer, e.model, e.images, e.classes, e.maps, radius=e.radius,
-                           samples=e.samples, seed=e.seed + e.first_image)
+@metric("max_sensitivity", "robustness", "lower",
+        options={"samples": 5, "radius": 0.02, "seed": 0})
+def _max_sensitivity(e: Explained, samples: int, radius: float, seed: int) -> torch.Tensor:
+    return max_sensitivity(e.explainer, e.model, e.images, e.classes, e.maps, radius=radius,
+                           samples=samples, seed=seed + e.first_image)

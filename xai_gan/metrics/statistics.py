@@ -12,13 +12,15 @@ import numpy as np
 import pandas as pd
 
 
-def _half_width(values: pd.Series, level: float) -> float:
+def half_width(std: float, n: int, level: float = 0.95) -> float:
+    """Half-width of the ``level`` t interval of a mean over ``n`` values of sample standard
+    deviation ``std`` (NaN below 2 values): the interval of every table, of the report and of
+    the benchmarks."""
     from scipy import stats
 
-    n = values.count()
     if n < 2:
         return float("nan")
-    return float(stats.t.ppf(0.5 + level / 2, n - 1) * values.std() / np.sqrt(n))
+    return float(stats.t.ppf(0.5 + level / 2, n - 1) * std / np.sqrt(n))
 
 
 def intervals(table: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
@@ -29,9 +31,11 @@ def intervals(table: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     DataFrame with columns ``method, metric, mean, half_width, n`` (NaN scores, e.g. a map
     without contrast on a metric that needs one, are left out of the count).
     """
+    groups = table.groupby(["method", "metric"], sort=False)["value"]
     rows = [{"method": method, "metric": metric, "mean": values.mean(),
-             "half_width": _half_width(values, level), "n": int(values.count())}
-            for (method, metric), values in table.groupby(["method", "metric"], sort=False)["value"]]
+             "half_width": half_width(values.std(), values.count(), level),
+             "n": int(values.count())}
+            for (method, metric), values in groups]
     return pd.DataFrame(rows)
 
 
@@ -58,8 +62,9 @@ def paired(table: pd.DataFrame, first: str, second: str, metric: str,
 
     difference = one - other
     p = 1.0 if (difference == 0).all() else float(stats.ttest_rel(one, other).pvalue)
-    return {"difference": float(difference.mean()), "half_width": _half_width(difference, level),
-            "p": p, "n": len(one)}
+    return {"difference": float(difference.mean()),
+            "half_width": half_width(difference.std(), len(difference), level), "p": p,
+            "n": len(one)}
 
 
-__all__ = ["intervals", "paired"]
+__all__ = ["half_width", "intervals", "paired"]

@@ -546,8 +546,6 @@ def test_the_faithful_objective_trains_through_the_cnn_without_a_teacher(tmp_pat
 
 
 def test_joint_faithful_training_scores_each_store_with_its_own_cnn(tmp_path, shapes_cnn):
-    from xai_gan.gan.train import _faithfulness
-
     model, items = shapes_cnn
     other = xg.classifiers.build("resnet", 6, seed=1).eval()
     paths = []
@@ -559,13 +557,13 @@ def test_joint_faithful_training_scores_each_store_with_its_own_cnn(tmp_path, sh
     batch = torch.utils.data.default_collate([joint[i] for i in (0, 20, 3, 31)])
     assert batch["source"].tolist() == [0, 1, 0, 1]
     heat = batch["conditions"][:, :1]
-    both = _faithfulness([model, other], [64, 64], batch["image"], heat, batch)
+    both = xg.gan.Faithfulness([model, other], [64, 64]).loss(batch["image"], heat, batch)
     # each item alone with its own CNN, averaged: the grouping changes nothing else
-    alone = torch.stack([_faithfulness([[model, other][s]], [64], batch["image"][i:i + 1],
-                                       heat[i:i + 1], {"pred": batch["pred"][i:i + 1]})
-                         for i, s in enumerate(batch["source"].tolist())]).mean()
+    alone = torch.stack([xg.gan.Faithfulness([[model, other][s]], [64]).loss(
+        batch["image"][i:i + 1], heat[i:i + 1], {"pred": batch["pred"][i:i + 1]})
+        for i, s in enumerate(batch["source"].tolist())]).mean()
     assert both.item() == pytest.approx(alone.item(), abs=1e-6)
-    wrong = _faithfulness([model, model], [64, 64], batch["image"], heat, batch)
+    wrong = xg.gan.Faithfulness([model, model], [64, 64]).loss(batch["image"], heat, batch)
     assert abs(wrong.item() - both.item()) > 1e-3  # the resnet's items scored by the vgg
     result = train(joint, joint, small_config(tmp_path, objective="faithful", classifier=paths,
                                               epochs=1))

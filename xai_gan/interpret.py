@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from .gan.train import validate
+from .gan.validation import validate
 from .maps import pearson
 from .progress import progress_bar
 from .representation import cumulative_positions
@@ -35,7 +35,8 @@ def _layers(store: Dataset) -> list[str] | None:
 
 
 def condition_labels(store: Dataset, k: int) -> list[str]:
-    """What each condition map averages: ``"condition 0: deepest 1 of L layers"`` ... for ``k`` maps."""
+    """What each condition map averages: ``"condition 0: deepest 1 of L layers"`` ... for
+    ``k`` maps."""
     layers = _layers(store)
     if not layers:
         return [f"condition {j}" for j in range(k)]
@@ -72,7 +73,8 @@ def condition_relevance(generator: nn.Module, store: Dataset, n: int | None = No
     generator.eval()
     mean = None
     if fill == "mean":
-        total = sum(batch["conditions"].sum(0) for batch in DataLoader(store, batch_size=batch_size))
+        total = sum(batch["conditions"].sum(0)
+                    for batch in DataLoader(store, batch_size=batch_size))
         mean = (total / len(store)).to(device)
     rows, offset = [], 0
     for batch in progress_bar(DataLoader(store, batch_size=batch_size),

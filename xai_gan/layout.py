@@ -2,9 +2,10 @@
 
 A run folder holds ``classifiers/``, ``representations/<teacher>/<model>/<split>/``,
 ``gan/<tag>/`` (each with ``config.json``), ``evaluation/<model>/``, ``studies/<name>/``,
-``cross-dataset/<dataset>/`` (the other dataset's run), ``summary.json``, ``timings.json``,
-``report.html``, ``quality_cost.png`` and ``results.md``. Model names become folder names with ``:`` replaced
-(``torchvision:resnet18`` -> ``torchvision_resnet18``).
+``cross-dataset/<dataset>/`` (the other dataset's run), ``summary.json``,
+``timings.json``, ``report.html``, ``quality_cost.png`` and ``results.md``. Model names
+become folder names with ``:`` replaced (``torchvision:resnet18`` ->
+``torchvision_resnet18``).
 """
 from __future__ import annotations
 

@@ -280,9 +280,10 @@ def _section_studies(run_dir: Path, studies: dict) -> list[str]:
     skipped = {name: value for name, value in studies.items() if value != "done"}
     parts = ["<h2>Studies</h2>"]
     out = RunLayout(run_dir).study("condition-relevance")
-    parts.append(f"<h3>{STUDIES['condition-relevance'].title}</h3><p>Each of the k condition maps is replaced by "
-                 "zeros in turn; the bars are the mean absolute change of the GAN's map (condition 0 "
-                 "is the deepest layer alone, the last condition the mean of every layer).</p>")
+    parts.append(f"<h3>{STUDIES['condition-relevance'].title}</h3><p>Each of the k condition "
+                 "maps is replaced by zeros in turn; the bars are the mean absolute change of the "
+                 "GAN's map (condition 0 is the deepest layer alone, the last condition the mean "
+                 "of every layer).</p>")
     verdict = _read_json(out / "verdict.json")
     if verdict:
         parts.append(f"<p><b>{html.escape(verdict['verdict'])}</b></p>")

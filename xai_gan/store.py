@@ -121,7 +121,8 @@ def _settle_metadata(model, dataset, out_dir, k, map_size, teacher, chunk_size) 
                     "classes": list(getattr(dataset, "classes", []))},
         "layers": [name for name, _ in layers], "k": k,
         "positions": cumulative_positions(len(layers), k), "image_size": image_size,
-        "map_size": map_size, "channels": first.shape[0], "teacher": teacher, "chunk_size": chunk_size,
+        "map_size": map_size, "channels": first.shape[0], "teacher": teacher,
+        "chunk_size": chunk_size,
         "has_mask": "mask" in dataset[0],
     }
     meta_path = out_dir / "metadata.json"

@@ -20,7 +20,8 @@ from .losses import (LOSSES, RECIPES, GANLoss, correlation_loss, distillation_lo
                      set_requires_grad)
 from .sft import SFT, ConditionNet, ResBlock, SFTResBlock
 from .objectives import Adversarial, Distillation, Faithfulness, Step, objectives
-from .train import OBJECTIVES, RUN_FIELDS, TrainConfig, TrainResult, identity, train
+from .config import OBJECTIVES, RUN_FIELDS, TrainConfig, identity
+from .train import TrainResult, train
 from .validation import validate
 
 __all__ = ["AUGMENTATIONS", "Adversarial", "ConditionNet", "Distillation", "Faithfulness",

@@ -3,7 +3,7 @@ map), adversarial (a conditional critic judges the map) and faithfulness (the fr
 class probability when the map's top pixels are kept or deleted).
 
 Each term is called on one :class:`Step` and returns its weighted parts, named for the
-training log; :func:`objectives` picks the terms a :class:`~xai_gan.gan.train.TrainConfig`
+training log; :func:`objectives` picks the terms a :class:`~xai_gan.gan.TrainConfig`
 asks for. Validation scores the faithfulness term with the same class.
 """
 from __future__ import annotations
@@ -114,7 +114,7 @@ class Faithfulness:
 
 def objectives(config, classifiers: list[nn.Module], input_sizes: list[int],
                adversarial: Adversarial | None) -> list:
-    """The terms ``config`` (a :class:`~xai_gan.gan.train.TrainConfig`) trains with, in the
+    """The terms ``config`` (a :class:`~xai_gan.gan.TrainConfig`) trains with, in the
     order their losses are summed: distillation (objective ``distil`` or ``both``), the
     ``adversarial`` term when the run has a critic, faithfulness (``faithful`` or ``both``)."""
     terms = []

@@ -293,7 +293,7 @@ def test_gradient_explainers_work_under_no_grad(name, tiny):
 def test_cam_default_layer_of_torchvision_models_is_the_pooled_feature_block():
     """DenseNet's last conv is one 32-channel branch of the 1024 channels its head reads: at
     224 px Grad-CAM on it gave all-zero maps for every one of these random-init images."""
-    from xai_gan.modules import feature_block
+    from xai_gan.layers import feature_block
 
     densenet = xg.classifiers.build("torchvision:densenet121", 10, seed=0).eval()
     inception = xg.classifiers.build("torchvision:inception_v3", 10, seed=0)

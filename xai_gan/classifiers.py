@@ -20,11 +20,12 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from .checks import check_images
+from .devices import bf16_autocast, follows_model, place, resolve_device, seeded
+from .inputs import set_input_transform
 from .io import exclusive, load_torch, save_torch
-from .modules import (TORCHVISION_PREFIX, conv_layers, count_parameters, eval_mode,
-                      bf16_autocast, example_size, follows_model, place, resolve_device, seeded,
-                      set_input_transform)
+from .layers import TORCHVISION_PREFIX, conv_layers, count_parameters, example_size
 from .progress import progress_bar
+from .scoped import eval_mode
 from .training import budget_spent, check_finite, check_same_run, run_epoch
 from .zoo import ZOO
 from . import efficientnet

@@ -18,7 +18,7 @@ from torch.utils.data import default_collate
 from . import classifiers, data, explainers, gan, metrics, plotting, profiles, store
 from .config import RunConfig
 from .io import atomic_path
-from .modules import TORCHVISION_PREFIX
+from .layers import TORCHVISION_PREFIX
 from .profiles import lookup
 from .results import finished, save
 

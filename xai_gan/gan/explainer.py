@@ -12,10 +12,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..devices import model_device
 from ..explainers import Explainer, register
+from ..inputs import input_transform
 from ..io import as_json
+from ..layers import representation_layers
 from ..maps import resize
-from ..modules import input_transform, model_device, representation_layers
 from ..representation import cumulative_maps, layer_gradcams
 from .checkpoint import load_generator
 from .generators import with_classes
@@ -37,7 +39,7 @@ class GANExplainer(Explainer):
 
     A CNN the generator was trained on (the same ``xai_gan_spec``, as its checkpoint records)
     must give its conditions at the same layers: after a change of
-    :func:`xai_gan.modules.representation_layers` such a generator is refused, not fed maps
+    :func:`xai_gan.layers.representation_layers` such a generator is refused, not fed maps
     of other layers. CNNs the checkpoint does not record (another spec, or none: a plain
     torchvision model) are not checked, nor are checkpoints written before that record.
     """

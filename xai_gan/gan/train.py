@@ -18,9 +18,10 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
 
 from .. import classifiers
+from ..devices import bf16_autocast, resolve_device, seeded
 from ..io import atomic_path, exclusive, load_torch, save_torch
 from ..maps import mae, pearson, ssim
-from ..modules import bf16_autocast, eval_mode, resolve_device, seeded
+from ..scoped import eval_mode
 from ..store import model_hash, num_classes
 from ..training import budget_spent, check_finite, check_same_run, run_epoch
 from .augment import AUGMENTATIONS, augment

@@ -150,6 +150,18 @@ def test_hybrid_threshold_and_blur_are_exposed(shapes_cnn):
     assert (strict > 0).float().mean() < (default > 0).float().mean()
 
 
+def test_copy_is_the_representations_first_map(shapes_cnn):
+    model, items = shapes_cnn
+    images = torch.stack([item["image"] for item in items[:4]])
+    targets = model(images).argmax(1)
+    first = xg.representation.cumulative_maps(
+        xg.representation.layer_gradcams(model, images, targets), 4)[:, 0]
+    expected = first / first.amax((1, 2), keepdim=True).clamp_min(1e-12)
+    torch.testing.assert_close(xg.explainers.get("copy")(model, images, targets), expected,
+                               atol=1e-5, rtol=0)
+    assert "copy" in xg.explainers.baselines()
+
+
 def test_lrp_merges_only_batch_norms_that_normalise_their_layer():
     densenet = xg.classifiers.build("torchvision:densenet121", 6, seed=0)
     assert batchnorm_pairs(densenet) == [(("features.conv0",), "features.norm0")]

@@ -1,8 +1,9 @@
-"""The SFT-cGAN as an explainer: the CNN's representation in, a trained generator's map out;
-and ``copy``, its input's first map returned as it is: the baseline it must beat.
+"""The SFT-cGAN as an explainer: the CNN's representation in, a trained generator's map out.
 
 Registered as ``gan`` in :mod:`xai_gan.explainers` when :mod:`xai_gan.gan` is imported (the
-explainers come first in the package's import order, and know nothing of the GAN).
+explainers come first in the package's import order, and know nothing of the GAN). The baseline
+it must beat, its input's first map returned as it is, is the explainer ``copy``
+(:mod:`xai_gan.explainers.copy`).
 """
 from __future__ import annotations
 
@@ -102,17 +103,3 @@ class GANExplainer(Explainer):
                 f"layers {trained[0]}, but they are now computed at {layers} (xai_gan's choice "
                 "of layers changed since): train the GAN again (its folder and the "
                 "representation stores deleted)")
-
-
-@register("copy")
-class CopyExplainer(Explainer):
-    """The baseline every learned explainer must beat: condition map 0 of the CNN
-    representation (the deepest conv layer's Grad-CAM), returned as it is.
-
-    A generator that draws no better than this has learned nothing its input did not hold.
-    It costs what the GAN's representation costs (one forward and one backward pass): the
-    GAN's cost minus its generator.
-    """
-
-    def explain(self, model, images, targets):
-        return layer_gradcams(model, images, targets)[:, -1]

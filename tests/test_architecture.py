@@ -9,7 +9,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "xai_gan"
 # the layers, in import order: a module may import only from its own layer or earlier ones
 LAYERS = [
     {"checks", "io", "profiles", "progress", "zoo", "efficientnet", "devices", "inputs",
-     "scoped", "layers", "data", "training", "maps", "plotting", "hooks", "classifiers"},
+     "scoped", "layers", "backbones", "data", "training", "maps", "plotting", "hooks",
+     "classifiers"},
     {"representation"},
     {"explainers"},
     {"store"},

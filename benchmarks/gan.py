@@ -96,7 +96,7 @@ def main():
     parser.add_argument("--skip-training", action="store_true")
     parser.add_argument("--map-sizes", nargs="+", type=int, default=[64, 32])
     args = parser.parse_args()
-    device = xg.modules.resolve_device(args.device)
+    device = xg.devices.resolve_device(args.device)
     cuda = device.type == "cuda"
     peak = peak_flops() if cuda else None
     print(f"torch {torch.__version__}, {device}"
@@ -158,7 +158,7 @@ def where_time_goes(model, images, map_sizes, generator_name):
     """The GAN explainer's parts at each map size, timed side by side with Grad-CAM."""
     from xai_gan.representation import cumulative_maps, layer_gradcams
 
-    images = images.to(xg.modules.model_device(model))
+    images = images.to(xg.devices.model_device(model))
     gradcam = xg.explainers.get("gradcam")
     reference = best_ms(lambda: gradcam(model, images), images)
     print(f"\nwhere the GAN's time goes ({generator_name} tiny, k = 8, {len(images)} images of "

@@ -57,7 +57,7 @@ def batches() -> None:
         model = xg.classifiers.build(name, 6, seed=0).eval()
         images, maps = torch.rand(4, 3, size, size), torch.rand(4, size, size)
         classes = torch.zeros(4, dtype=torch.long)
-        default = xg.modules.forward_batch(images)
+        default = xg.devices.forward_batch(images)
         seconds = {}
         for batch in (256, default):
             curve = lambda: faithfulness.perturbation_curve(model, images, maps, classes,

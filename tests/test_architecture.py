@@ -9,8 +9,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "xai_gan"
 # the layers, in import order: a module may import only from its own layer or earlier ones
 LAYERS = [
     {"checks", "io", "layout", "settings", "profiles", "progress", "zoo", "efficientnet",
-     "modules", "data",
-     "training", "maps", "plotting", "hooks", "classifiers"},
+     "devices", "inputs", "scoped", "layers", "backbones", "data", "training", "maps",
+     "plotting", "hooks", "classifiers"},
     {"representation"},
     {"explainers"},
     {"store"},
@@ -120,3 +120,31 @@ for name in names:
                             timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout == "", result.stdout
+
+
+MAX_FUNCTION_LINES, MAX_MODULE_LINES = 60, 400
+
+
+def function_lengths(node, prefix=""):
+    """``(qualified name, lines from ``def`` to the end, docstring included)`` of every
+    function in ``node``, methods and nested functions too."""
+    for child in ast.iter_child_nodes(node):
+        name = prefix + getattr(child, "name", "")
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield name, child.end_lineno - child.lineno + 1
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            yield from function_lengths(child, name + ".")
+
+
+def test_functions_and_modules_stay_small():
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        module = path.relative_to(PACKAGE.parent).as_posix()
+        text = path.read_text()
+        if len(text.splitlines()) > MAX_MODULE_LINES:
+            offenders.append(f"{module}: {len(text.splitlines())} lines")
+        for name, length in function_lengths(ast.parse(text)):
+            if length > MAX_FUNCTION_LINES:
+                offenders.append(f"{module}:{name}: {length} lines")
+    assert not offenders, (f"over {MAX_FUNCTION_LINES} lines a function or "
+                           f"{MAX_MODULE_LINES} a module:\n" + "\n".join(offenders))

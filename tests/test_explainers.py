@@ -150,6 +150,18 @@ def test_hybrid_threshold_and_blur_are_exposed(shapes_cnn):
     assert (strict > 0).float().mean() < (default > 0).float().mean()
 
 
+def test_copy_is_the_representations_first_map(shapes_cnn):
+    model, items = shapes_cnn
+    images = torch.stack([item["image"] for item in items[:4]])
+    targets = model(images).argmax(1)
+    first = xg.representation.cumulative_maps(
+        xg.representation.layer_gradcams(model, images, targets), 4)[:, 0]
+    expected = first / first.amax((1, 2), keepdim=True).clamp_min(1e-12)
+    torch.testing.assert_close(xg.explainers.get("copy")(model, images, targets), expected,
+                               atol=1e-5, rtol=0)
+    assert "copy" in xg.explainers.baselines()
+
+
 def test_lrp_merges_only_batch_norms_that_normalise_their_layer():
     densenet = xg.classifiers.build("torchvision:densenet121", 6, seed=0)
     assert batchnorm_pairs(densenet) == [(("features.conv0",), "features.norm0")]
@@ -293,7 +305,7 @@ def test_gradient_explainers_work_under_no_grad(name, tiny):
 def test_cam_default_layer_of_torchvision_models_is_the_pooled_feature_block():
     """DenseNet's last conv is one 32-channel branch of the 1024 channels its head reads: at
     224 px Grad-CAM on it gave all-zero maps for every one of these random-init images."""
-    from xai_gan.modules import feature_block
+    from xai_gan.layers import feature_block
 
     densenet = xg.classifiers.build("torchvision:densenet121", 10, seed=0).eval()
     inception = xg.classifiers.build("torchvision:inception_v3", 10, seed=0)

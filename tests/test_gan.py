@@ -584,18 +584,6 @@ def trained_explainer(tmp_path_factory):
     return model, store, result.best_path
 
 
-def test_copy_is_the_representations_first_map(shapes_cnn):
-    model, items = shapes_cnn
-    images = torch.stack([item["image"] for item in items[:4]])
-    targets = model(images).argmax(1)
-    first = xg.representation.cumulative_maps(
-        xg.representation.layer_gradcams(model, images, targets), 4)[:, 0]
-    expected = first / first.amax((1, 2), keepdim=True).clamp_min(1e-12)
-    torch.testing.assert_close(xg.explainers.get("copy")(model, images, targets), expected,
-                               atol=1e-5, rtol=0)
-    assert "copy" in xg.explainers.baselines()
-
-
 def test_gan_explainer_from_checkpoint_runs_and_refuses_misfits(trained_explainer):
     model, store, path = trained_explainer
     explain = xg.gan.GANExplainer.from_checkpoint(path)

@@ -62,11 +62,11 @@ def test_deletion_curve_matches_quantus_pixel_flipping(batch):
 
 
 def test_the_metrics_forward_batch_follows_the_image_size_and_leaves_scores_unchanged():
-    size = {side: xg.modules.forward_batch(torch.zeros(1, 3, side, side)) for side in
+    size = {side: xg.devices.forward_batch(torch.zeros(1, 3, side, side)) for side in
             (32, 64, 128, 224)}
     assert size == {32: 256, 64: 64, 128: 16, 224: 8}
-    assert xg.modules.forward_batch(torch.zeros(1, 3, 64, 64), batch_size=5) == 5
-    assert xg.modules.forward_batch(torch.zeros(1, 3, 32, 32), cap=64) == 64
+    assert xg.devices.forward_batch(torch.zeros(1, 3, 64, 64), batch_size=5) == 5
+    assert xg.devices.forward_batch(torch.zeros(1, 3, 32, 32), cap=64) == 64
     torch.manual_seed(0)
     model = xg.classifiers.build("resnet", 6, seed=0).eval()
     images, maps = torch.rand(3, 3, 64, 64), torch.rand(3, 64, 64)

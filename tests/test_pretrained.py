@@ -179,7 +179,7 @@ def test_lrp_canonizers_leave_the_output_unchanged(imagenet_net, photo_batch):
     from zennit.core import Composite
 
     images = photo_batch[0][:2]
-    with torch.no_grad(), xg.modules.eval_mode(imagenet_net):
+    with torch.no_grad(), xg.scoped.eval_mode(imagenet_net):
         before = imagenet_net(images)
         with Composite(canonizers=xg.explainers.lrp.canonizers_for(imagenet_net)).context(
                 imagenet_net) as canonized:

@@ -97,7 +97,7 @@ def test_torchvision_weights_set_the_transform_and_a_new_head(offline_weights, c
     probs = xg.classifiers.predict(model, images)
     assert probs.shape == (2, 4) and torch.allclose(probs.sum(1), torch.ones(2))
     inner = model.xai_gan_input
-    with xg.modules.model_input(model, images) as inputs:  # what the first conv sees
+    with xg.inputs.model_input(model, images) as inputs:  # what the first conv sees
         torch.testing.assert_close(inputs, (images - inner.mean) / inner.std)
     assert xg.classifiers.build("torchvision:resnet18", 4, seed=0).xai_gan_spec.get("mean") is None
 

@@ -1,16 +1,18 @@
 """xai_gan: explain CNN predictions with a conditional GAN over the CNN's layer-wise Grad-CAMs.
 
 Modules import one way, each only from those listed before it: data and models (``zoo``,
-``efficientnet``, ``modules``, ``data``, ``classifiers``), the representation
-(``representation``), the explainers, the store, the GAN, the metrics, then ``interpret``,
-``pipeline``, ``studies``, ``job``, ``report``, ``explain`` and ``cli``.
+``efficientnet``, ``devices``, ``inputs``, ``scoped``, ``layers``, ``backbones``, ``data``,
+``classifiers``), the representation (``representation``), the explainers, the store, the GAN,
+the metrics, then ``interpret``, ``pipeline``, ``studies``, ``job``, ``report``, ``explain`` and
+``cli``.
 """
-from . import (classifiers, data, explain, explainers, gan, interpret, job, maps, metrics,
-               modules, pipeline, plotting, profiles, report, representation, store, studies,
-               widgets)
+from . import (backbones, classifiers, data, devices, explain, explainers, gan, inputs, interpret,
+               job, layers, maps, metrics, pipeline, plotting, profiles, report, representation,
+               scoped, store, studies, widgets)
 from .config import RunConfig
 
 __version__ = "0.1.0"
-__all__ = ["RunConfig", "classifiers", "data", "explain", "explainers", "gan", "interpret", "job",
-           "maps", "metrics", "modules", "pipeline", "plotting", "profiles", "report",
-           "representation", "store", "studies", "widgets", "__version__"]
+__all__ = ["RunConfig", "backbones", "classifiers", "data", "devices", "explain", "explainers",
+           "gan", "inputs", "interpret", "job", "layers", "maps", "metrics", "pipeline",
+           "plotting", "profiles", "report", "representation", "scoped", "store", "studies",
+           "widgets", "__version__"]

@@ -19,20 +19,17 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from .backbones import (ARCHITECTURES, offline_model, offline_normalisation, torchvision_model,
+                        weights_enum, weights_normalisation)
 from .checks import check_images
+from .devices import bf16_autocast, follows_model, place, resolve_device, seeded
+from .inputs import set_input_transform
 from .io import exclusive, load_torch, save_torch
-from .modules import (TORCHVISION_PREFIX, conv_layers, count_parameters, eval_mode,
-                      bf16_autocast, example_size, follows_model, place, resolve_device, seeded,
-                      set_input_transform)
+from .layers import TORCHVISION_PREFIX, conv_layers, count_parameters
 from .progress import progress_bar
+from .scoped import eval_mode
 from .training import budget_spent, check_finite, check_same_run, run_epoch
 from .zoo import ZOO
-from . import efficientnet
-
-# Architectures defined here that are not zoo models: full-size, with offline weights
-ARCHITECTURES = {"efficientnet_lite0": efficientnet.efficientnet_lite0}
-OFFLINE_WEIGHTS = {"efficientnet_lite0": {"imagenet": (efficientnet.imagenet_state,
-                                                        efficientnet.MEAN, efficientnet.STD)}}
 
 CHECKPOINT_FORMAT = "xai-gan-classifier/1"
 
@@ -74,21 +71,28 @@ def build(name: str, num_classes: int = 10, in_channels: int = 3, weights=None,
         with seeded(seed):
             return build(name, num_classes, in_channels, weights, mean=mean, std=std,
                          load_weights=load_weights)
+    model, weights, mean, std = _architecture(name, num_classes, in_channels, weights, mean, std,
+                                              load_weights)
+    model.xai_gan_spec = {"name": name, "num_classes": num_classes, "in_channels": in_channels}
+    if weights is not None:
+        model.xai_gan_spec["weights"] = weights
+    _normalise_input(model, mean, std, in_channels)
+    return model
+
+
+def _architecture(name: str, num_classes: int, in_channels: int, weights, mean, std,
+                  load_weights: bool) -> tuple[nn.Module, str | None, list | None, list | None]:
+    """The model ``name`` names, the name its ``weights`` are recorded by, and the mean and std
+    it normalises its input with: ``mean`` and ``std`` when given, else its weights'."""
     if name.startswith(TORCHVISION_PREFIX):
         arch = name[len(TORCHVISION_PREFIX):]
-        model = _torchvision(arch, num_classes, in_channels, weights if load_weights else None)
-        if weights is not None and not load_weights and in_channels == 3 and hasattr(
-                model, "transform_input"):
-            model.transform_input = True  # what inception_v3's ImageNet weights switch on
-        if weights is not None:
-            weights = str(_weights_enum(arch, weights)).split(".")[-1]  # e.g. IMAGENET1K_V1
-            if mean is None:
-                mean, std = _weights_normalisation(arch, weights, in_channels)
-    elif name in ARCHITECTURES:
-        model = _offline(name, num_classes, in_channels, weights, load_weights)
+        model, weights = torchvision_model(arch, num_classes, in_channels, weights, load_weights)
         if weights is not None and mean is None:
-            mean, std = OFFLINE_WEIGHTS[name][weights][1:]
-            mean, std = _for_channels(list(mean), list(std), in_channels)
+            mean, std = weights_normalisation(arch, weights, in_channels)
+    elif name in ARCHITECTURES:
+        model = offline_model(name, num_classes, in_channels, weights, load_weights)
+        if weights is not None and mean is None:
+            mean, std = offline_normalisation(name, weights, in_channels)
     elif name in ZOO:
         if weights is not None:
             raise ValueError(f"zoo model {name!r} has no pretrained weights")
@@ -96,9 +100,12 @@ def build(name: str, num_classes: int = 10, in_channels: int = 3, weights=None,
     else:
         raise ValueError(f"unknown classifier {name!r}: choose from {available()} "
                          f"or '{TORCHVISION_PREFIX}<name>' (e.g. torchvision:resnet18)")
-    model.xai_gan_spec = {"name": name, "num_classes": num_classes, "in_channels": in_channels}
-    if weights is not None:
-        model.xai_gan_spec["weights"] = weights
+    return model, weights, mean, std
+
+
+def _normalise_input(model: nn.Module, mean, std, in_channels: int) -> None:
+    """Make ``model`` normalise its own input with ``mean`` and ``std`` (neither: no
+    normalisation), and record them in its spec."""
     if (mean is None) != (std is None):
         raise ValueError("give both mean and std, or neither")
     if mean is not None:
@@ -108,58 +115,6 @@ def build(name: str, num_classes: int = 10, in_channels: int = 3, weights=None,
                              f"got {len(mean)} and {len(std)}")
         set_input_transform(model, mean, std)
         model.xai_gan_spec.update(mean=mean, std=std)  # checkpoints record it, loading restores it
-    return model
-
-
-def _weights_enum(arch: str, weights):
-    import torchvision
-
-    return torchvision.models.get_model_weights(arch).verify(weights)
-
-
-def _for_channels(mean: list, std: list, in_channels: int) -> tuple[list, list]:
-    if in_channels != 3:  # grey input: the colour statistics averaged
-        mean, std = [sum(mean) / 3] * in_channels, [sum(std) / 3] * in_channels
-    return mean, std
-
-
-def _weights_normalisation(arch: str, weights, in_channels: int) -> tuple[list, list]:
-    """The mean and std the ``weights`` were trained with, averaged for grey input."""
-    preset = _weights_enum(arch, weights).transforms()
-    return _for_channels(list(preset.mean), list(preset.std), in_channels)
-
-
-def _offline(name: str, num_classes: int, in_channels: int, weights, load: bool) -> nn.Module:
-    """An architecture defined here, with its offline ``weights`` loaded when asked."""
-    if weights is not None and weights not in OFFLINE_WEIGHTS.get(name, {}):
-        raise ValueError(f"{name} has no offline weights {weights!r}: choose from "
-                         f"{sorted(OFFLINE_WEIGHTS.get(name, {}))}, or weights=None")
-    if weights is None:
-        return ARCHITECTURES[name](num_classes, in_channels)
-    state = OFFLINE_WEIGHTS[name][weights][0]() if load else None
-    model = ARCHITECTURES[name](len(state["head.bias"]) if load else num_classes, 3)
-    if load:
-        model.load_state_dict(state)
-        if num_classes != model.head.out_features:  # a new head, for fine-tuning
-            model.head = nn.Linear(model.head.in_features, num_classes)
-    if in_channels != 3:
-        _stem_for_channels(model, name, in_channels)
-    return model
-
-
-def _stem_for_channels(model: nn.Module, name: str, in_channels: int) -> None:
-    """Replace a pretrained model's first convolution by one for ``in_channels`` inputs whose
-    filters are the colour filters averaged: grey input gets the response its colour version
-    would have got."""
-    stem_name, stem = conv_layers(model, image_size=example_size(name))[0]
-    new = type(stem)(in_channels, stem.out_channels, stem.kernel_size, stem.stride,
-                     stem.padding, stem.dilation, stem.groups, stem.bias is not None)
-    with torch.no_grad():
-        new.weight.copy_(stem.weight.mean(1, keepdim=True).expand_as(new.weight)
-                         * 3 / in_channels)
-        if stem.bias is not None:
-            new.bias.copy_(stem.bias)
-    _set_module(model, stem_name, new)
 
 
 def class_names(model: nn.Module) -> list[str]:
@@ -170,7 +125,7 @@ def class_names(model: nn.Module) -> list[str]:
     weights, name, n = spec.get("weights"), spec.get("name", ""), spec.get("num_classes")
     if weights is not None:
         if name.startswith(TORCHVISION_PREFIX):
-            names = _weights_enum(name[len(TORCHVISION_PREFIX):], weights).meta["categories"]
+            names = weights_enum(name[len(TORCHVISION_PREFIX):], weights).meta["categories"]
         else:
             from .data import imagenet_classes
 
@@ -180,36 +135,6 @@ def class_names(model: nn.Module) -> list[str]:
     if n is None:
         n = [m for m in model.modules() if isinstance(m, nn.Linear)][-1].out_features
     return [f"class {i}" for i in range(n)]
-
-
-def _set_module(model: nn.Module, name: str, module: nn.Module) -> None:
-    parent, _, leaf = name.rpartition(".")
-    setattr(model.get_submodule(parent) if parent else model, leaf, module)
-
-
-def _torchvision(arch: str, num_classes: int, in_channels: int, weights) -> nn.Module:
-    import torchvision
-
-    if arch not in torchvision.models.list_models(torchvision.models):
-        raise ValueError(f"torchvision has no classification model {arch!r}")
-    if weights is None:
-        model = torchvision.models.get_model(arch, weights=None, num_classes=num_classes)
-    else:
-        model = torchvision.models.get_model(arch, weights=weights)
-        old = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Linear)][-1][1]
-        for n, m in list(model.named_modules()):  # main and auxiliary heads
-            if isinstance(m, nn.Linear) and m.out_features == old.out_features != num_classes:
-                _set_module(model, n, nn.Linear(m.in_features, num_classes))
-    if getattr(model, "aux_logits", False):  # inception_v3, googlenet: train the main head only
-        model.aux_logits = False  # (inception's auxiliary head cannot even run below 299 px)
-        for aux in ("AuxLogits", "aux1", "aux2"):
-            if hasattr(model, aux):
-                setattr(model, aux, None)
-    if in_channels != 3:
-        _stem_for_channels(model, TORCHVISION_PREFIX + arch, in_channels)
-        if hasattr(model, "transform_input"):  # inception_v3's ImageNet re-normalisation
-            model.transform_input = False
-    return model
 
 
 def _batches(dataset: Dataset, batch_size: int, shuffle: bool, seed: int,
@@ -294,50 +219,17 @@ def _train(model, train_ds, val_ds, epochs, device, checkpoint, resume, max_seco
            num_workers, progress, **config) -> list[dict]:
     spec = getattr(model, "xai_gan_spec", {"name": type(model).__name__})
     config = {"epochs": epochs, **config}
-    batch_size, lr, seed = config["batch_size"], config["lr"], config["seed"]
+    batch_size, seed = config["batch_size"], config["seed"]
     model.to(device, memory_format=torch.channels_last)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=config["weight_decay"])
-    steps = epochs * (len(train_ds) // batch_size)
-    if steps == 0:
-        raise ValueError(f"{len(train_ds)} training images are fewer than one batch "
-                         f"of {batch_size}")
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=steps,
-                                                    pct_start=0.2)
+    optimizer, scheduler = _optimizer(model, len(train_ds), config)
     history, start = [], 0
     if checkpoint is not None and resume and Path(checkpoint).exists():
-        state = load_checkpoint(checkpoint, model)
-        check_same_run(state["config"], config, checkpoint,
-                       "pass resume=False to start again (CLI: use another --run-dir)")
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        history, start = state["history"], state["epoch"]
-        if budget_spent(state, max_seconds):
-            start = epochs
+        history, start = _resume(checkpoint, model, optimizer, scheduler, config, max_seconds)
     autocast = bf16_autocast(device)
     elapsed = history[-1]["seconds"] if history else 0.0
     for epoch in range(start, epochs):
         model.train()
-        aug = torch.Generator().manual_seed(seed * 1000 + epoch)
-
-        def step(batch):
-            images, labels = batch["image"], batch["label"]
-            check_images(images, spec.get("in_channels"))
-            if config["augment"]:  # horizontal flips: label-preserving for every dataset here
-                flip = torch.rand(len(images), generator=aug) < 0.5
-                images = torch.where(flip[:, None, None, None], images.flip(-1), images)
-            images = images.to(device, memory_format=torch.channels_last)
-            labels = labels.to(device)
-            with autocast:
-                logits = model(images)
-            loss = F.cross_entropy(logits.float(), labels,
-                                   label_smoothing=config["label_smoothing"])
-            check_finite(loss, "training loss", epoch + 1, f"; lower lr (now {lr})")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            return {"loss": loss.item(), "acc": (logits.argmax(1) == labels).float().mean().item()}
-
+        step = _training_step(model, optimizer, scheduler, autocast, device, spec, config, epoch)
         result = run_epoch(_batches(train_ds, batch_size, True, seed * 1000 + epoch, num_workers),
                            step, spent=elapsed, max_seconds=max_seconds, progress=progress,
                            desc=f"{spec['name']} epoch {epoch + 1}/{epochs}")
@@ -359,6 +251,61 @@ def _train(model, train_ds, val_ds, epochs, device, checkpoint, resume, max_seco
             break
     model.eval()
     return history
+
+
+def _optimizer(model: nn.Module, n_train: int, config: dict):
+    """AdamW and its one-cycle learning rate over every step of the run."""
+    batch_size, lr = config["batch_size"], config["lr"]
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=config["weight_decay"])
+    steps = config["epochs"] * (n_train // batch_size)
+    if steps == 0:
+        raise ValueError(f"{n_train} training images are fewer than one batch "
+                         f"of {batch_size}")
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=steps,
+                                                    pct_start=0.2)
+    return optimizer, scheduler
+
+
+def _resume(checkpoint, model, optimizer, scheduler, config: dict,
+            max_seconds: float | None) -> tuple[list[dict], int]:
+    """Load the run's ``checkpoint`` into the model, optimizer and scheduler; the history so
+    far and the epoch to start from (the last one when the budget was spent)."""
+    state = load_checkpoint(checkpoint, model)
+    check_same_run(state["config"], config, checkpoint,
+                   "pass resume=False to start again (CLI: use another --run-dir)")
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    start = config["epochs"] if budget_spent(state, max_seconds) else state["epoch"]
+    return state["history"], start
+
+
+def _training_step(model, optimizer, scheduler, autocast, device, spec: dict, config: dict,
+                   epoch: int):
+    """The step :func:`run_epoch` runs on each batch of ``epoch`` (from 0); its flips are
+    drawn from a generator seeded by the run's seed and the epoch."""
+    aug = torch.Generator().manual_seed(config["seed"] * 1000 + epoch)
+    lr = config["lr"]
+
+    def step(batch):
+        images, labels = batch["image"], batch["label"]
+        check_images(images, spec.get("in_channels"))
+        if config["augment"]:  # horizontal flips: label-preserving for every dataset here
+            flip = torch.rand(len(images), generator=aug) < 0.5
+            images = torch.where(flip[:, None, None, None], images.flip(-1), images)
+        images = images.to(device, memory_format=torch.channels_last)
+        labels = labels.to(device)
+        with autocast:
+            logits = model(images)
+        loss = F.cross_entropy(logits.float(), labels,
+                               label_smoothing=config["label_smoothing"])
+        check_finite(loss, "training loss", epoch + 1, f"; lower lr (now {lr})")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        return {"loss": loss.item(), "acc": (logits.argmax(1) == labels).float().mean().item()}
+
+    return step
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, **extra) -> None:

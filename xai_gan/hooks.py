@@ -5,7 +5,8 @@ import torch
 from torch import nn
 
 from .checks import as_targets, check_images
-from .modules import eval_mode, resolve_layers, temporary_hooks, with_feature_block
+from .layers import resolve_layers, with_feature_block
+from .scoped import eval_mode, temporary_hooks
 
 
 def activations_and_gradients(model: nn.Module, images: torch.Tensor, targets=None,
@@ -14,7 +15,7 @@ def activations_and_gradients(model: nn.Module, images: torch.Tensor, targets=No
 
     One forward and one backward pass, in eval mode (the model's mode is restored), hooks
     removed even when an error is raised; frozen models and ``torch.no_grad`` callers work.
-    ``layers=None`` takes the layers of :func:`xai_gan.modules.representation_layers` (every
+    ``layers=None`` takes the layers of :func:`xai_gan.layers.representation_layers` (every
     ``Conv2d``, then the block the head pools) in the order the forward pass runs them,
     recorded during this very pass.
 

@@ -19,8 +19,8 @@ from torch.utils.data import default_collate
 from . import classifiers, data, explainers, gan, metrics, plotting, profiles, store
 from .config import RunConfig
 from .io import atomic_path, save_json
+from .layers import TORCHVISION_PREFIX
 from .layout import folder_name
-from .modules import TORCHVISION_PREFIX
 from .profiles import lookup
 from .results import finished, save
 

@@ -17,8 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .devices import follows_model
 from .hooks import activations_and_gradients
-from .modules import follows_model, representation_layers
+from .layers import representation_layers
 
 
 @follows_model
@@ -36,7 +37,7 @@ def layer_gradcams(model: nn.Module, images: torch.Tensor, targets=None,
     layers : list, optional
         Modules, names or ``(name, module)`` pairs; default every conv layer in the order the
         forward pass runs them, then the output of the block the head pools (as
-        :func:`xai_gan.modules.representation_layers` lists them).
+        :func:`xai_gan.layers.representation_layers` lists them).
     size : int, optional
         Side of the returned maps (default: the images'); the GAN's map size, which may be
         smaller than the CNN's input.

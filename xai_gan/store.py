@@ -25,11 +25,13 @@ from torch import nn
 from torch.utils.data import ConcatDataset, Dataset
 
 from . import explainers
+from .devices import forward_batch, place
 from .io import differences, exclusive, save_json
 from .maps import resize
-from .modules import eval_mode, forward_batch, place, representation_layers
+from .layers import representation_layers
 from .progress import progress_bar
 from .representation import cumulative_maps, cumulative_positions, layer_gradcams
+from .scoped import eval_mode
 
 STORE_FORMAT = "xai-gan-representation/2"
 # format 1's names for what format 2 calls conditions, teacher_map and teacher
@@ -83,7 +85,7 @@ def build(model: nn.Module, dataset: Dataset, out_dir: str | Path, k: int = 8,
         Side of the stored image and maps, the size the GAN works at (default: the images').
         The paper runs its CNNs at 224 px and stores 64 x 64 maps.
     batch_size : int, optional
-        Images per CNN pass (default: :func:`~xai_gan.modules.forward_batch` up to 64: 16 at
+        Images per CNN pass (default: :func:`~xai_gan.devices.forward_batch` up to 64: 16 at
         128 px on a CPU, where larger batches ran slower). It does not change what is stored.
     """
     out_dir = Path(out_dir)

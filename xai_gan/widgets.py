@@ -1,7 +1,7 @@
 """ipywidgets explorers. Each widget's drawing is a plain function, testable without a browser.
 
 Numbering is the package's everywhere: layers from 0 (the first conv layer) to ``L - 1`` (the
-block the head pools, :func:`xai_gan.modules.representation_layers`); condition maps from 0
+block the head pools, :func:`xai_gan.layers.representation_layers`); condition maps from 0
 (the deepest layer alone) to ``k - 1`` (the mean of every layer). Every panel is drawn over the
 image, with the object's outline where there is a mask.
 
@@ -23,7 +23,7 @@ from torch.utils.data import Dataset
 
 from .classifiers import predict
 from .data import read_image
-from .modules import representation_layers
+from .layers import representation_layers
 from .plotting import overlay
 from .representation import cumulative_positions, layer_gradcams
 

@@ -85,17 +85,29 @@ def sample_photos(out_dir: str | Path, per_class: int = 50, size: int = 224,
     settings = {"format": 1, "photos": SAMPLE_PHOTOS, "per_class": per_class, "size": size,
                 "seed": seed}
     manifest = out_dir / _SAMPLE_MANIFEST
-    if manifest.exists() and json.loads(manifest.read_text()) == settings:
+    if _holds(manifest, settings):
         return out_dir
     if out_dir.exists() and any(out_dir.iterdir()) and not manifest.exists():
         raise FileExistsError(f"{out_dir} exists and was not written by sample_photos: "
                               f"choose another out_dir")
-    source = package_file("skimage", "data")
+    _write_samples(out_dir, package_file("skimage", "data"), settings)
+    return out_dir
+
+
+def _holds(manifest: Path, settings: dict) -> bool:
+    """Whether the folder of ``manifest`` holds the set ``settings`` describe."""
+    return manifest.exists() and json.loads(manifest.read_text()) == settings
+
+
+def _write_samples(out_dir: Path, source: Path, settings: dict) -> None:
+    """Write the crops ``settings`` describe, of the photos in the folder ``source``, and
+    their manifest to ``out_dir``, replacing what it holds."""
+    per_class, size, seed = settings["per_class"], settings["size"], settings["seed"]
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     # built beside out_dir, then renamed: a reader never sees a half-written tree
     tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.tmp-"))
     try:
-        for c, (name, file) in enumerate(SAMPLE_PHOTOS.items()):
+        for c, (name, file) in enumerate(settings["photos"].items()):
             with Image.open(source / file) as photo:
                 photo = photo.convert("RGB")
             (tmp / name).mkdir()
@@ -107,12 +119,11 @@ def sample_photos(out_dir: str | Path, per_class: int = 50, size: int = 224,
             shutil.rmtree(out_dir)
         os.rename(tmp, out_dir)
     except OSError:
-        if not (manifest.exists() and json.loads(manifest.read_text()) == settings):
+        if not _holds(out_dir / _SAMPLE_MANIFEST, settings):
             raise
         # another process wrote the same set first: keep its copy
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return out_dir
 
 
 def imagenet_classes() -> tuple[str, ...]:

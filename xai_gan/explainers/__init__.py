@@ -6,7 +6,8 @@ class with ``@register("name")``. The trained GAN registers itself as ``gan`` fr
 """
 from .base import (REGISTRY, Explainer, ZeroMapWarning, available, baselines, get, quick,
                    register, zero_maps_expected)
-from . import cam, gfi, hybrid, lrp, reference, sise  # noqa: F401  (each registers its methods)
+# each registers its methods
+from . import cam, copy, gfi, hybrid, lrp, reference, sise  # noqa: F401
 
 __all__ = ["Explainer", "REGISTRY", "ZeroMapWarning", "available", "baselines", "get", "quick",
            "register", "zero_maps_expected"]

@@ -8,7 +8,9 @@ import torch
 from torch import nn
 
 from ..checks import as_targets, check_images
-from ..modules import eval_mode, follows_model, model_input
+from ..devices import follows_model
+from ..inputs import model_input
+from ..scoped import eval_mode
 
 REGISTRY: dict[str, type["Explainer"]] = {}
 

@@ -1,8 +1,8 @@
 """The CAM family through pytorch-grad-cam's own classes (not a rewrite).
 
 Default target layer: for torchvision and zoo classifiers, the block whose feature maps the
-head pools (:func:`xai_gan.modules.feature_block`, as pytorch-grad-cam recommends); for other
-models, the last conv layer of :func:`xai_gan.modules.conv_layers`. ``target_layer`` takes a
+head pools (:func:`xai_gan.layers.feature_block`, as pytorch-grad-cam recommends); for other
+models, the last conv layer of :func:`xai_gan.layers.conv_layers`. ``target_layer`` takes a
 name or a module instead.
 Cost per image: gradcam, gradcam++, xgradcam, layercam 1 forward + 1 backward; eigencam
 1 forward; scorecam 1 forward + one forward per channel of the target layer (or per kept
@@ -17,7 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..modules import conv_layers, feature_block, temporary_hooks
+from ..layers import conv_layers, feature_block
+from ..scoped import temporary_hooks
 from .base import Explainer, refuse_single_pixel, register
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..modules import conv_layers, resolve_layers, temporary_hooks
+from ..layers import conv_layers, resolve_layers
+from ..scoped import temporary_hooks
 from .base import Explainer, refuse_single_pixel, register
 from ..maps import gaussian_blur, minmax
 

@@ -1,8 +1,9 @@
-"""The SFT-cGAN as an explainer: the CNN's representation in, a trained generator's map out;
-and ``copy``, its input's first map returned as it is: the baseline it must beat.
+"""The SFT-cGAN as an explainer: the CNN's representation in, a trained generator's map out.
 
 Registered as ``gan`` in :mod:`xai_gan.explainers` when :mod:`xai_gan.gan` is imported (the
-explainers come first in the package's import order, and know nothing of the GAN).
+explainers come first in the package's import order, and know nothing of the GAN). The baseline
+it must beat, its input's first map returned as it is, is the explainer ``copy``
+(:mod:`xai_gan.explainers.copy`).
 """
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..devices import model_device
 from ..explainers import Explainer, register
+from ..inputs import input_transform
 from ..io import as_json
+from ..layers import representation_layers
 from ..maps import resize
-from ..modules import input_transform, model_device, representation_layers
 from ..representation import cumulative_maps, layer_gradcams
 from .checkpoint import load_generator
 
@@ -36,7 +39,7 @@ class GANExplainer(Explainer):
 
     A CNN the generator was trained on (the same ``xai_gan_spec``, as its checkpoint records)
     must give its conditions at the same layers: after a change of
-    :func:`xai_gan.modules.representation_layers` such a generator is refused, not fed maps
+    :func:`xai_gan.layers.representation_layers` such a generator is refused, not fed maps
     of other layers. CNNs the checkpoint does not record (another spec, or none: a plain
     torchvision model) are not checked, nor are checkpoints written before that record.
     """
@@ -99,17 +102,3 @@ class GANExplainer(Explainer):
                 f"layers {trained[0]}, but they are now computed at {layers} (xai_gan's choice "
                 "of layers changed since): train the GAN again (its folder and the "
                 "representation stores deleted)")
-
-
-@register("copy")
-class CopyExplainer(Explainer):
-    """The baseline every learned explainer must beat: condition map 0 of the CNN
-    representation (the deepest conv layer's Grad-CAM), returned as it is.
-
-    A generator that draws no better than this has learned nothing its input did not hold.
-    It costs what the GAN's representation costs (one forward and one backward pass): the
-    GAN's cost minus its generator.
-    """
-
-    def explain(self, model, images, targets):
-        return layer_gradcams(model, images, targets)[:, -1]

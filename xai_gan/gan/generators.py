@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..modules import seeded
+from ..devices import seeded
 from .sft import SFT, ConditionNet, ResBlock, SFTResBlock
 
 PRESETS = {

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSamp
 
 from .. import classifiers
 from ..io import atomic_path, exclusive, load_torch, save_torch
-from ..modules import bf16_autocast, resolve_device, seeded
+from ..devices import bf16_autocast, resolve_device, seeded
 from ..store import model_hash, num_classes
 from ..training import budget_spent, check_finite, check_same_run, run_epoch
 from . import collapse, stores

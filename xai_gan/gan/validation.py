@@ -6,7 +6,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..maps import mae, pearson, ssim
-from ..modules import eval_mode
+from ..scoped import eval_mode
 from .collapse import signs
 from .faithfulness import saturation_barrier
 from .objectives import Faithfulness

@@ -9,8 +9,9 @@ import torch
 from torch.utils.data import default_collate
 
 from .. import explainers as explainer_registry
-from ..modules import eval_mode, place
+from ..devices import place
 from ..progress import progress_bar
+from ..scoped import eval_mode
 from .registry import METRICS, Explained, available, resolve
 
 

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ..maps import gaussian_blur
-from ..modules import follows_model, forward_batch
+from ..devices import follows_model, forward_batch
 from .registry import Explained, Options, metric
 
 BASELINES = ("blur", "zero", "mean")
@@ -35,7 +35,7 @@ def baseline_images(images: torch.Tensor, baseline: str = "blur", sigma: float |
 def class_probability(model: nn.Module, images: torch.Tensor, targets: torch.Tensor,
                       batch_size: int | None = None, temperature: float = 1.0) -> torch.Tensor:
     """Softmax probability of ``targets`` (of the logits divided by ``temperature``) for each
-    image, in batches of ``batch_size`` (default: :func:`~xai_gan.modules.forward_batch`)."""
+    image, in batches of ``batch_size`` (default: :func:`~xai_gan.devices.forward_batch`)."""
     batch_size = forward_batch(images, batch_size)
     out = [(model(chunk).float() / temperature).softmax(1).gather(1, t[:, None])[:, 0]
            for chunk, t in zip(images.split(batch_size), targets.split(batch_size))]
@@ -65,7 +65,7 @@ def perturbation_curve(model: nn.Module, images: torch.Tensor, maps: torch.Tenso
     removed (replaced by the baseline) for ``deletion``, or revealed on the baseline for
     ``insertion``. Column 0 is the untouched image (deletion) or the pure baseline (insertion).
     Costs ``steps + 1`` forward passes per image, in batches of ``batch_size`` (default:
-    :func:`~xai_gan.modules.forward_batch`).
+    :func:`~xai_gan.devices.forward_batch`).
     """
     if mode not in ("deletion", "insertion"):
         raise ValueError(f"mode must be 'deletion' or 'insertion', got {mode!r}")

@@ -11,9 +11,9 @@ from typing import Callable, Iterator
 import torch
 from torch import nn
 
+from ..devices import follows_model
 from ..explainers import zero_maps_expected
 from ..maps import pearson, spearman, ssim
-from ..modules import follows_model
 from .registry import Explained, metric
 
 SIMILARITIES = {"spearman": spearman, "ssim": ssim, "pearson": pearson}

@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..devices import follows_model
 from ..maps import gaussian_blur
-from ..modules import follows_model
 from .faithfulness import class_probability, pixel_ranks
 from .registry import Explained, Options, metric
 
@@ -108,7 +108,7 @@ def road_curves(model: nn.Module, images: torch.Tensor, maps: torch.Tensor,
     ``fractions`` of each image's pixels: two (B, len(fractions)) tensors.
 
     Costs ``2 * len(fractions)`` forward passes per image, in batches of ``batch_size``
-    (default: :func:`~xai_gan.modules.forward_batch`), plus the imputations, 64
+    (default: :func:`~xai_gan.devices.forward_batch`), plus the imputations, 64
     images at a time (each chunk draws its own noise: a fixed chunk keeps the scores the same
     whatever the batch).
     """

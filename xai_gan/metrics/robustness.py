@@ -5,7 +5,7 @@ from typing import Callable
 
 import torch
 
-from ..modules import follows_model
+from ..devices import follows_model
 from .registry import Explained, metric
 
 

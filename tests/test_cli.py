@@ -155,6 +155,25 @@ def test_fashion_mnist_runs_take_the_first_n_images_converted(tmp_path, monkeypa
     assert {s: len(d) for s, d in whole.items()} == {"train": 30, "val": 5000, "test": 20}
 
 
+def test_every_dataset_gets_the_run_seed_root_and_sizes(tmp_path):
+    from PIL import Image
+
+    for c, name in enumerate(("cats", "dogs")):
+        (tmp_path / name).mkdir()
+        for i in range(10):
+            Image.new("RGB", (8 + i, 8), (200 * c, 0, 0)).save(tmp_path / name / f"{i}.png")
+    config = xg.pipeline.RunConfig(dataset="imagefolder", data_root=str(tmp_path), n_train=5,
+                                   image_size=32, profile="ci")
+    splits = xg.pipeline.datasets(config)
+    assert len(splits["train"]) == 5 and len(splits["val"]) == 2
+    # seed 0, the run's default, is the loader's own: the split made before runs passed seeds
+    assert splits["val"].samples == xg.data.load("imagefolder", "val", root=tmp_path).samples
+    shapes = xg.pipeline.RunConfig(dataset="shapes", seed=3, data_root=str(tmp_path),
+                                   download=True, image_size=32, profile="ci")
+    train = xg.pipeline.datasets(shapes)["train"]  # root and download: ignored, nothing read
+    assert (train.seed, len(train)) == (3, shapes.n_train)
+
+
 def test_build_representations_needs_a_trained_classifier(tmp_path, capsys):
     assert cli.main(["build-representations", "--run-dir", str(tmp_path), "--models", "vgg",
                      *SMALL]) == 2

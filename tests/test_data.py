@@ -463,3 +463,80 @@ def test_sample_photos_refuses_foreign_folders_and_missing_skimage(tmp_path, mon
     monkeypatch.setattr(data.photos.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ImportError, match="pip install scikit-image"):
         data.sample_photos(tmp_path / "new")
+
+
+# ----------------------------------------------------------------------------- every loader
+
+def stand_ins(root: Path) -> dict:
+    """Each registered source's split, root and options, with small offline stand-in files."""
+    write_fake_fashion(root / "fashion", 30, 10)
+    write_cifar(root / "cifar")
+    write_folder(root / "folder")
+    write_imagenette(root / "imagenette")
+    unused = root / "unused"  # generated or bundled: no root is read
+    return {"shapes": dict(split="test", root=unused),
+            "fashion-mnist": dict(split="val", root=root / "fashion", val_size=8),
+            "cifar10": dict(split="train", root=root / "cifar", val_size=4),
+            "imagefolder": dict(split="train", root=root / "folder"),
+            "imagenette": dict(split="train", root=root / "imagenette"),
+            "photos": dict(split="test", root=unused)}
+
+
+def items(dataset) -> list:
+    """Each item's pixels and label, and its file where it has one (the stand-in images of a
+    class folder share one colour)."""
+    samples = getattr(dataset, "samples", None)
+    return [(digest(item["image"]), item["label"], samples and samples[i][0])
+            for i, item in enumerate(dataset)]
+
+
+def test_every_loader_takes_the_common_arguments(tmp_path):
+    sources = stand_ins(tmp_path)
+    assert sorted(sources) == data.available()  # a new source needs a stand-in here
+    for name, source in sources.items():
+        def load(n, seed=1):
+            return xg.data.load(name, image_size=32, channels=3, download=False, n=n,
+                                seed=seed, **source)
+
+        whole, first = load(n=8 if name == "shapes" else None), load(n=3)
+        assert len(first) == 3 and items(first) == items(whole)[:3], name  # the first n
+        assert items(load(n=3)) == items(first), name  # the same seed: the same data
+        assert first[0]["image"].shape == (3, 32, 32), name
+        assert len(load(n=0)) == 0, name
+    with pytest.raises(ValueError, match="n must be at least 0"):
+        xg.data.load("shapes", n=-1)
+
+
+def test_download_is_a_no_op_where_nothing_can_be_fetched(tmp_path):
+    sources = stand_ins(tmp_path)
+    for name in ("shapes", "imagefolder", "photos"):
+        fetched = xg.data.load(name, image_size=32, download=True, n=2, **sources[name])
+        assert items(fetched) == items(xg.data.load(name, image_size=32, n=2, **sources[name]))
+    with pytest.raises(FileNotFoundError, match="nothing is downloaded"):
+        xg.data.load("imagefolder", root=tmp_path / "missing", download=True)
+
+
+def test_seed_chooses_the_random_splits_and_nothing_else(tmp_path):
+    sources = stand_ins(tmp_path)
+    for name, source in sources.items():
+        by_seed = [items(xg.data.load(name, image_size=32, n=6, seed=seed, **source))
+                   for seed in (0, 1)]
+        random = name in ("shapes", "imagefolder", "imagenette")
+        assert (by_seed[0] != by_seed[1]) == random, name
+    folder = sources["imagefolder"]["root"]
+    default = xg.data.load("imagefolder", "val", root=folder)
+    assert default.samples == xg.data.load("imagefolder", "val", root=folder, seed=0).samples
+    assert default.samples != xg.data.load("imagefolder", "val", root=folder, seed=1).samples
+
+
+def test_root_none_means_the_default_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_cifar(Path(data.archives.CIFAR10_ROOT))
+    write_imagenette(Path(data.files.IMAGENETTE_ROOT))
+    monkeypatch.setenv(data.FASHION_MNIST_ENV, str(tmp_path / "fashion"))
+    write_fake_fashion(tmp_path / "fashion", 30, 10)
+    assert len(xg.data.load("cifar10", "test", root=None)) == 4
+    assert len(xg.data.load("imagenette", "test", root=None)) == 6
+    assert len(xg.data.load("fashion-mnist", "test", root=None)) == 10
+    with pytest.raises(ValueError, match="imagefolder needs root"):
+        xg.data.load("imagefolder", root=None)

@@ -28,22 +28,14 @@ from .results import finished, save
 def datasets(config: RunConfig) -> dict:
     """The train, val and test splits the configuration asks for.
 
-    Shapes is generated at the profile's sizes; Fashion-MNIST and CIFAR-10 keep every image
-    unless ``n_train`` / ``n_eval`` are given (the first n of each split).
+    Shapes is generated at the profile's sizes; the others keep every image unless
+    ``n_train`` / ``n_eval`` are given (the first n of each split).
     """
-    kwargs = {"channels": config.channels}
-    if config.data_root:
-        kwargs["root"] = config.data_root
-    if config.download and config.dataset != "shapes":  # generated: nothing to download
-        kwargs["download"] = True
-    out = {}
-    if config.dataset == "shapes":
-        kwargs["seed"] = config.seed
-    for split in data.SPLITS:
-        n = config.n_train if split == "train" else config.n_eval
-        sized = {"n": n} if n is not None and config.dataset != "imagefolder" else {}
-        out[split] = data.load(config.dataset, split, config.image_size, **kwargs, **sized)
-    return out
+    return {split: data.load(config.dataset, split, config.image_size, channels=config.channels,
+                             root=config.data_root, download=config.download,
+                             n=config.n_train if split == "train" else config.n_eval,
+                             seed=config.seed)
+            for split in data.SPLITS}
 
 
 def load_classifier(config: RunConfig, model: str):

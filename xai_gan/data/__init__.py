@@ -14,6 +14,8 @@ photos, offline, for the ``imagefolder`` loader.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from torch.utils.data import Dataset
 
 from .archives import (FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, FASHION_MNIST_ENV,
@@ -31,8 +33,13 @@ def available() -> list[str]:
 
 
 def load(name: str, split: str | None = None, image_size: int | None = None, *,
-         channels: int | None = None, **kwargs) -> Dataset:
+         channels: int | None = None, root: str | Path | None = None, download: bool = False,
+         n: int | None = None, seed: int = 0, **options) -> Dataset:
     """Load a dataset by name.
+
+    Every loader in the registry takes the same common arguments (``split`` to ``seed``
+    below) and its own ``options``; a common argument that means nothing to a source is
+    accepted and ignored, as listed.
 
     Parameters
     ----------
@@ -46,19 +53,37 @@ def load(name: str, split: str | None = None, image_size: int | None = None, *,
         imagefolder, 224 for imagenette and photos, the source's native size otherwise).
     channels : {1, 3}, optional
         Convert grey to colour or colour to grey; default: the source's own.
-    **kwargs
-        Passed to the dataset: ``n``, ``seed`` (shapes); ``root``, ``download``, ``n`` (the
-        split's first n images: fashion-mnist, cifar10); ``root``, ``val_fraction``,
-        ``test_fraction``, ``seed`` (imagefolder); ``root``, ``size`` ("160px", "320px" or
-        "full"), ``download``, ``val_fraction``, ``seed``, ``n`` (imagenette); ``names``
-        (photos: a subset by name).
+    root : str or Path, optional
+        The folder the files are read from. None means the source's default: the
+        ``$XAI_GAN_FASHION_MNIST`` folder, else the system's, for fashion-mnist;
+        ``data/cifar10`` and ``data/imagenette``; imagefolder has none and needs it. Ignored
+        by shapes (generated) and photos (bundled with installed packages).
+    download : bool
+        Allow fashion-mnist, cifar10 and imagenette to fetch missing files (online). A no-op
+        for the others: shapes is generated, photos are bundled and an image folder is the
+        user's own.
+    n : int, optional
+        The split's first ``n`` images (default: all; shapes, generated, makes 6,000 train
+        and 1,000 val and test scenes). An image folder lists its images class by class, so
+        its first ``n`` come from its first classes; Imagenette's split is shuffled (by
+        ``seed``) first.
+    seed : int
+        Seed of the source's random choices: shapes' scenes, and the shuffles that split an
+        image folder and Imagenette. Ignored by fashion-mnist, cifar10 and photos, which have
+        none.
+    **options
+        The source's own: ``val_size`` (fashion-mnist, cifar10: training images held out as
+        ``val``, default 5,000); ``val_fraction``, ``test_fraction`` (imagefolder, per class,
+        default 0.1 each, where it has no such split folder); ``size`` ("160px", "320px" or
+        "full") and ``val_fraction`` (imagenette); ``names`` (photos: a subset by name).
 
     Raises
     ------
     FileNotFoundError
         When a dataset's files are missing; the message says how to get them.
     ValueError
-        For an unknown name, split, size or channel count, or an unusable image folder.
+        For an unknown name, split, size or channel count, a negative ``n``, or an
+        unusable image folder.
     """
     split = split or ("test" if name == "photos" else "train")
     if split not in SPLITS:
@@ -67,11 +92,14 @@ def load(name: str, split: str | None = None, image_size: int | None = None, *,
         check_image_size(image_size)
     if channels not in (None, 1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels!r}")
+    if n is not None and n < 0:
+        raise ValueError(f"n must be at least 0, got {n}")
     try:
         factory = _LOADERS[name]
     except KeyError:
         raise ValueError(f"unknown dataset {name!r}; choose from {available()}") from None
-    return factory(split=split, image_size=image_size, channels=channels, **kwargs)
+    return factory(split=split, image_size=image_size, channels=channels, root=root,
+                   download=download, n=n, seed=seed, **options)
 
 
 _LOADERS = {"shapes": ShapesDataset, "fashion-mnist": archives.fashion_mnist,

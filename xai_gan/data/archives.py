@@ -35,8 +35,10 @@ def read_idx(path: str | Path) -> np.ndarray:
 
 
 
-def fashion_mnist(split, image_size, channels, root=None, download=False, val_size=5000,
-                   n=None):
+def fashion_mnist(split="train", image_size=None, channels=None, *, root=None, download=False,
+                  n=None, seed=0, val_size=5000) -> ArrayDataset:
+    """Fashion-MNIST from its IDX files, as :func:`~xai_gan.data.load` describes; the last
+    ``val_size`` training images are ``val``. ``seed`` is ignored: nothing is random."""
     root = Path(root or os.environ.get(FASHION_MNIST_ENV) or FASHION_MNIST_DIR)
     source = "test" if split == "test" else "train"
     files = [root / f for f in FASHION_MNIST_FILES[source]]
@@ -64,10 +66,15 @@ def fashion_mnist(split, image_size, channels, root=None, download=False, val_si
 # --------------------------------------------------------------------------- cifar10
 
 CIFAR10_FOLDER = "cifar-10-batches-py"
+CIFAR10_ROOT = "data/cifar10"
 
 
-def cifar10(split, image_size, channels, root="data/cifar10", download=False, val_size=5000,
-             n=None):
+def cifar10(split="train", image_size=None, channels=None, *, root=None, download=False,
+            n=None, seed=0, val_size=5000) -> ArrayDataset:
+    """CIFAR-10 from its Python pickles under ``root`` (default :data:`CIFAR10_ROOT`), as
+    :func:`~xai_gan.data.load` describes; the last ``val_size`` training images are ``val``.
+    ``seed`` is ignored: nothing is random."""
+    root = root or CIFAR10_ROOT
     folder = Path(root) / CIFAR10_FOLDER
     names = ["test_batch"] if split == "test" else [f"data_batch_{i}" for i in range(1, 6)]
     needed = names + ["batches.meta"]

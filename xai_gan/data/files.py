@@ -152,15 +152,19 @@ class ImageFolderDataset(FileDataset):
     ``test``/``evaluation``) are used where present; a missing ``val`` or ``test`` is carved
     from the training images (or from ``root`` itself when there are no split folders), per
     class, by a shuffle seeded by ``seed``. Classes (and labels) are the training folder's.
+    Images are listed class by class, so ``n`` keeps the first classes' images; ``download``
+    is accepted, as by every loader of :func:`~xai_gan.data.load`, and ignored: the folder is
+    the user's own.
     """
 
-    def __init__(self, split, image_size, channels, root=None, val_fraction=0.1,
-                 test_fraction=0.1, seed=0):
-        if root is None:
+    def __init__(self, split="train", image_size=None, channels=None, *, root=None,
+                 download=False, n=None, seed=0, val_fraction=0.1, test_fraction=0.1):
+        if not root:
             raise ValueError("imagefolder needs root=<a folder of class folders>")
         root = Path(root)
         if not root.is_dir():
-            raise FileNotFoundError(f"imagefolder root {root} does not exist")
+            raise FileNotFoundError(f"imagefolder root {root} does not exist (imagefolder "
+                                    f"reads your own folder: nothing is downloaded)")
         dirs = {s: next((root / d for d in SPLIT_FOLDERS[s] if (root / d).is_dir()), None)
                 for s in SPLITS}
         if dirs["train"] is None and any(dirs.values()):
@@ -180,7 +184,7 @@ class ImageFolderDataset(FileDataset):
             by_class = {c: _split(files, split, *fractions, seed, c)
                         for c, files in _list_images(pool).items()}
         label = {c: i for i, c in enumerate(classes)}
-        samples = [(p, label[c]) for c, files in by_class.items() for p in files]
+        samples = [(p, label[c]) for c, files in by_class.items() for p in files][:n]
         super().__init__(samples, classes, name="imagefolder", image_size=image_size or 64,
                          channels=channels)
 
@@ -191,10 +195,16 @@ class ImageFolderDataset(FileDataset):
 IMAGENETTE_FOLDERS = {"full": "imagenette2", "320px": "imagenette2-320",
                       "160px": "imagenette2-160"}
 IMAGENETTE_MB = {"full": 1500, "320px": 330, "160px": 95}
+IMAGENETTE_ROOT = "data/imagenette"
 
 
-def imagenette(split, image_size, channels, root="data/imagenette", size="160px",
-                download=False, val_fraction=0.1, seed=0, n=None):
+def imagenette(split="train", image_size=None, channels=None, *, root=None, download=False,
+               n=None, seed=0, size="160px", val_fraction=0.1) -> FileDataset:
+    """Imagenette in torchvision's layout under ``root`` (default :data:`IMAGENETTE_ROOT`), as
+    :func:`~xai_gan.data.load` describes: its ``val`` split is our ``test``, and ``val`` is
+    ``val_fraction`` of each training class; ``seed`` seeds that split and the shuffle of the
+    listing."""
+    root = root or IMAGENETTE_ROOT
     if size not in IMAGENETTE_FOLDERS:
         raise ValueError(f"imagenette size must be one of {list(IMAGENETTE_FOLDERS)}, "
                          f"got {size!r}")

@@ -153,11 +153,16 @@ class PhotosDataset(Dataset):
 
     The photos are few: use them to see and to score localisation, not to train. Their
     files are checked against the checksums in ``photos.json``.
+
+    ``names`` keeps a subset by name and ``n`` the first n photos (of that subset). ``root``,
+    ``download`` and ``seed`` are accepted, as by every loader of :func:`~xai_gan.data.load`,
+    and ignored: the photos are bundled and nothing is random.
     """
 
     name = "photos"
 
-    def __init__(self, split: str = "test", image_size: int | None = None, channels=None,
+    def __init__(self, split: str = "test", image_size: int | None = None, channels=None, *,
+                 root=None, download: bool = False, n: int | None = None, seed: int = 0,
                  names=None):
         if split != "test":
             raise ValueError(f"photos is an evaluation set with one split, 'test'; got "
@@ -170,6 +175,7 @@ class PhotosDataset(Dataset):
                 raise ValueError(f"no photos named {unknown}; choose from "
                                  f"{[e['name'] for e in entries]}")
             entries = [e for e in entries if e["name"] in names]
+        entries = entries[:n]
         self.entries, self.sources = entries, spec["sources"]
         self.image_size, self.channels = image_size or 224, channels or 3
         self.classes = imagenet_classes()

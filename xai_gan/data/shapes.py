@@ -111,14 +111,16 @@ class ShapesDataset(Dataset):
 
     Item ``i`` of a split is a pure function of ``(seed, split, i, image_size)``; the three
     splits draw from independent random streams. Items are generated on first access and then
-    kept in memory (about 12 kB each at 64 px).
+    kept in memory (about 12 kB each at 64 px). ``n`` scenes are made (default
+    :data:`SHAPES_DEFAULT_N`); ``root`` and ``download`` are accepted, as by every loader of
+    :func:`~xai_gan.data.load`, and ignored: nothing is read or downloaded.
     """
 
     name = "shapes"
     classes = SHAPE_CLASSES
 
-    def __init__(self, split: str = "train", image_size: int | None = None, channels=None,
-                 n: int | None = None, seed: int = 0):
+    def __init__(self, split: str = "train", image_size: int | None = None, channels=None, *,
+                 root=None, download: bool = False, n: int | None = None, seed: int = 0):
         self.split, self.seed = split, seed
         self.image_size = image_size or 64
         self.channels = channels or 3

@@ -37,9 +37,8 @@ def load(name: str, split: str | None = None, image_size: int | None = None, *,
          n: int | None = None, seed: int = 0, **options) -> Dataset:
     """Load a dataset by name.
 
-    Every loader in the registry takes the same common arguments (``split`` to ``seed``
-    below) and its own ``options``; a common argument that means nothing to a source is
-    accepted and ignored, as listed.
+    Every loader takes the same common arguments (``split`` to ``seed``) and its own
+    ``options``; one that means nothing to a source is accepted and ignored, as listed.
 
     Parameters
     ----------
@@ -86,6 +85,16 @@ def load(name: str, split: str | None = None, image_size: int | None = None, *,
         unusable image folder.
     """
     split = split or ("test" if name == "photos" else "train")
+    _check(split, image_size, channels, n)
+    try:
+        factory = _LOADERS[name]
+    except KeyError:
+        raise ValueError(f"unknown dataset {name!r}; choose from {available()}") from None
+    return factory(split=split, image_size=image_size, channels=channels, root=root,
+                   download=download, n=n, seed=seed, **options)
+
+
+def _check(split: str, image_size: int | None, channels: int | None, n: int | None) -> None:
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     if image_size is not None:
@@ -94,12 +103,6 @@ def load(name: str, split: str | None = None, image_size: int | None = None, *,
         raise ValueError(f"channels must be 1 or 3, got {channels!r}")
     if n is not None and n < 0:
         raise ValueError(f"n must be at least 0, got {n}")
-    try:
-        factory = _LOADERS[name]
-    except KeyError:
-        raise ValueError(f"unknown dataset {name!r}; choose from {available()}") from None
-    return factory(split=split, image_size=image_size, channels=channels, root=root,
-                   download=download, n=n, seed=seed, **options)
 
 
 _LOADERS = {"shapes": ShapesDataset, "fashion-mnist": archives.fashion_mnist,

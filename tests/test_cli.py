@@ -246,7 +246,8 @@ def test_every_flag_the_docs_give_is_one_the_cli_takes():
         known |= {o for a in p._actions for o in a.option_strings}
     texts = [root / "README.md", *sorted((root / "docs").glob("*.md"))]
     for path in texts:
-        for command in re.findall(r"xai-gan [a-z-]+[^\n`]*", path.read_text()):
+        text = path.read_text().replace("\\\n", " ")  # a command continued on the next line
+        for command in re.findall(r"xai-gan [a-z-]+[^\n`]*", text):
             flags = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", command))
             assert flags <= known, (path.name, command, sorted(flags - known))
 

@@ -515,7 +515,8 @@ def test_augmented_training_is_seeded_and_part_of_the_run(tmp_path):
 
 def test_objectives_are_chosen_by_name_and_need_what_they_train_through(tmp_path):
     with pytest.raises(ValueError, match="the faithful objective trains through the classifier"):
-        small_config(tmp_path, objective="faithful")
+        train(ToyStore(8), ToyStore(8), small_config(tmp_path, objective="faithful"))
+    assert not (tmp_path / "gan").exists()  # refused before anything is written
     with pytest.raises(ValueError, match="unknown objective 'teach'"):
         small_config(tmp_path, objective="teach", classifier="cnn.pt")
 

@@ -105,9 +105,6 @@ class TrainConfig:
         if self.augment not in AUGMENTATIONS:
             raise ValueError(f"unknown augmentation {self.augment!r}; choose from "
                              f"{AUGMENTATIONS}")
-        if self.objective != "distil" and not self.classifier:
-            raise ValueError(f"the {self.objective} objective trains through the classifier: "
-                             "set classifier= to its checkpoint")
 
     @property
     def uses_teacher(self) -> bool:

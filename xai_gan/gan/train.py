@@ -70,6 +70,9 @@ def train(train_store: Dataset, val_store: Dataset, config: TrainConfig) -> Trai
     checkpoint of a different run (generator, losses, seed...) is refused. Seeded by
     ``config.seed``; the caller's global RNG is left as it was.
     """
+    if config.uses_classifier and not config.classifier:  # a run's settings get it later
+        raise ValueError(f"the {config.objective} objective trains through the classifier: "
+                         "set classifier= to its checkpoint")
     rank, world = _distributed(config.distributed)
     device = resolve_device(config.device)
     if world > 1 and device.type == "cuda":

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import io
+import warnings
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
@@ -23,6 +24,7 @@ from torch.utils.data import Dataset
 
 from .classifiers import predict
 from .data import read_image
+from .explainers import ZeroMapWarning
 from .layers import representation_layers
 from .plotting import overlay
 from .representation import cumulative_positions, layer_gradcams
@@ -301,7 +303,9 @@ class ExplanationExplorer(LayerExplorer):
         key = (method, image, target, layer)
         if key not in self._maps:
             picture = self.items[image]["image"][None]
-            self._maps[key] = explain(self.model, picture, [target])[0].detach().cpu()
+            with warnings.catch_warnings():  # a blank panel already says it: no evidence
+                warnings.simplefilter("ignore", ZeroMapWarning)
+                self._maps[key] = explain(self.model, picture, [target])[0].detach().cpu()
         return self._maps[key]
 
     def caption(self, image: int, target: int) -> str:

@@ -155,8 +155,9 @@ def relative_stabilizer(epsilon: float):
 
 @register("lrp")
 class LRP(Explainer):
-    """LRP with zennit's EpsilonPlusFlat composite (flat rule on the first layer, z+ on the other
-    convolutions, epsilon on dense layers), relevance summed over colour channels, positive part.
+    """Layer-wise Relevance Propagation (Bach et al., PLoS ONE 2015) with zennit's
+    EpsilonPlusFlat composite (flat rule on the first layer, z+ on the other convolutions,
+    epsilon on dense layers), relevance summed over colour channels, positive part.
 
     Normalisation layers that are not merged into the layer before them (batch norm before a
     convolution, as in DenseNet; LayerNorm in ConvNeXt) pass relevance through unchanged, as

@@ -1,4 +1,5 @@
-"""A conditional PatchGAN discriminator: it judges (image, map) pairs patch by patch."""
+"""A conditional PatchGAN discriminator: it judges (image, map) pairs patch by patch (pix2pix:
+Isola et al., CVPR 2017)."""
 from __future__ import annotations
 
 import torch

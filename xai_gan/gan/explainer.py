@@ -1,4 +1,6 @@
-"""The SFT-cGAN as an explainer: the CNN's representation in, a trained generator's map out.
+"""The SFT-cGAN as an explainer: the CNN's representation in, a trained generator's map out
+(Guna, Sikha, Benitez, "Interpreting CNN predictions using conditional Generative Adversarial
+Networks", Knowledge-Based Systems 2024, arXiv 2301.08067).
 
 Registered as ``gan`` in :mod:`xai_gan.explainers` when :mod:`xai_gan.gan` is imported (the
 explainers come first in the package's import order, and know nothing of the GAN). The baseline

@@ -1,7 +1,8 @@
 """Faithfulness: does the model's confidence follow the map?
 
 Deletion removes pixels in order of importance and tracks the class probability (lower area is
-better); insertion adds them to a baseline (higher is better). Every perturbed image of every
+better); insertion adds them to a baseline (higher is better) (Petsiuk, Das, Saenko, "RISE",
+BMVC 2018). Every perturbed image of every
 step is built as a mask over a per-pixel rank, so a whole curve is a few large batched
 forwards rather than a Python loop over steps.
 """

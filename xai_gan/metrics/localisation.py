@@ -12,7 +12,8 @@ def _check(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
 
 
 def pointing_game(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-    """1 when a pixel of the map's maximum lies inside the object, else 0 (NaN: empty mask).
+    """The pointing game (Zhang et al., ECCV 2016): 1 when a pixel of the map's maximum lies
+    inside the object, else 0 (NaN: empty mask).
 
     Ties count as a hit if any of the maximal pixels is inside, as in Quantus' PointingGame.
     """
@@ -23,8 +24,9 @@ def pointing_game(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
 
 
 def energy_pointing_game(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-    """Share of the map's energy inside the object (Score-CAM's EBPG; Quantus'
-    RelevanceMassAccuracy). An all-zero map scores 0; an empty mask gives NaN."""
+    """Share of the map's energy inside the object (the energy-based pointing game of
+    Score-CAM, Wang et al., CVPRW 2020; Quantus' RelevanceMassAccuracy). An all-zero map
+    scores 0; an empty mask gives NaN."""
     inside = _check(maps, masks)
     energy = (maps * inside).sum((1, 2)) / maps.sum((1, 2)).clamp_min(1e-12)
     return torch.where(inside.flatten(1).any(1), energy, torch.nan)

@@ -135,6 +135,25 @@ def test_a_reference_map_is_never_marked_best():
     assert html.count('class="reference"') == 4 and "<b>0.9</b>" not in html
 
 
+def test_rank_tables_hatch_reference_rows_and_cells_true_by_construction():
+    rows = [dict(method=m, metric=metric, category=category, better="higher", mean=0.5,
+                 std=0.1, n=4, rank=1)
+            for m in ("gradcam", "gan", "random", "centre")
+            for metric, category in (("insertion_auc", "faithfulness"), ("ssim", "similarity"),
+                                     ("pearson", "similarity"))]
+    summary = pd.DataFrame(rows)
+    references, trivial = xg.metrics.not_rankings(summary, teacher="gradcam")
+    assert references == ["random", "centre"]
+    assert trivial == [("gradcam", "ssim"), ("gradcam", "pearson")]
+    assert xg.metrics.not_rankings(summary, teacher="sise")[1] == []  # not among the rows
+    ax = xg.plotting.rank_table(summary, references=references, trivial=trivial).axes[0]
+    hatched = [p for p in ax.patches if p.get_hatch() == "///"]
+    assert len(hatched) == 2 * 3 + 2
+    assert "random (reference)" in [t.get_text() for t in ax.get_yticklabels()]
+    plain = xg.plotting.rank_table(summary).axes[0]
+    assert not [p for p in plain.patches if p.get_hatch()] and plain.get_title() == ""
+
+
 def test_quality_cost_names_crowded_points_without_overlap():
     import matplotlib.pyplot as plt
     from matplotlib.text import Text

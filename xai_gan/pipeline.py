@@ -209,7 +209,8 @@ def evaluate(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
         summary = metrics.summarise(table).assign(model=name)
         save(out, {"per_image.csv": table, "summary.csv": summary},
               {"metric_bars.png": plotting.metric_bars(table),
-               "rank_table.png": plotting.rank_table(summary),
+               "rank_table.png": plotting.rank_table(
+                   summary, *metrics.not_rankings(summary, config.teacher)),
                "examples.png": _examples(model, test, named)},
               {**settings, "model": name})
         summaries.append(summary)

@@ -127,10 +127,13 @@ def metric_bars(table, metrics=None, ncols: int = 4, size: float = 3.0):
     return fig
 
 
-def rank_table(summary, size: float = 0.75):
+def rank_table(summary, size: float = 0.75, references=(), trivial=()):
     """Methods x metrics heat map coloured by rank (1 = best, green), annotated with means.
 
-    ``summary`` is :func:`xai_gan.metrics.summarise`'s output.
+    ``summary`` is :func:`xai_gan.metrics.summarise`'s output. The rows of ``references`` (maps
+    that know nothing of the CNN) and the ``trivial`` ``(method, metric)`` cells (true by
+    construction) are hatched and labelled, so their colours are not read as rankings
+    (:func:`xai_gan.metrics.not_rankings` gives both).
     """
     import seaborn as sns
 
@@ -147,8 +150,22 @@ def rank_table(summary, size: float = 0.75):
     ax.tick_params(axis="y", rotation=0)
     ax.set_xlabel("")
     ax.set_ylabel("")
+    _hatch(ax, list(ranks.index), order, references, trivial)
     fig.tight_layout()
     return fig
+
+
+def _hatch(ax, methods: list, metrics: list, references, trivial) -> None:
+    """Hatch the reference rows and the trivial cells of a rank table, and say so."""
+    cells = {(m, metric) for m in references if m in methods for metric in metrics}
+    cells |= {(m, metric) for m, metric in trivial if m in methods and metric in metrics}
+    for method, metric in cells:
+        ax.add_patch(plt.Rectangle((metrics.index(metric), methods.index(method)), 1, 1,
+                                   fill=False, hatch="///", edgecolor="0.4", linewidth=0))
+    ax.set_yticklabels([f"{m} (reference)" if m in references else m for m in methods])
+    if cells:
+        ax.set_title("hatched: a reference map or a score\ntrue by construction, not a ranking",
+                     fontsize=8)
 
 
 def condition_bars(table, images: int = 4, size: float = 3.0):

@@ -62,14 +62,8 @@ def results_table(run_dir: str | Path) -> pd.DataFrame:
     return table
 
 
-def is_reference(method: str) -> bool:
-    """A map that knows nothing of the CNN (``random``, ``edge``): a row to compare against,
-    never the best."""
-    return getattr(explainers.REGISTRY.get(method), "reference", False)
-
-
 def _best(table: pd.DataFrame, metric: str) -> float:
-    values = table.loc[~table["method"].map(is_reference), metric]
+    values = table.loc[~table["method"].map(explainers.is_reference), metric]
     return values.max() if METRICS[metric].better == "higher" else values.min()
 
 
@@ -122,7 +116,7 @@ def category_tables(table: pd.DataFrame) -> list[str]:
             cells = "".join(_cell(row[m], row[m] == _best(table, m)) for m in metrics)
             highlight = (' class="gan"' if row["method"] == lead else
                          ' class="rival"' if is_gan(row["method"]) else
-                         ' class="reference"' if is_reference(row["method"]) else "")
+                         ' class="reference"' if explainers.is_reference(row["method"]) else "")
             rows.append(f"<tr{highlight}><td>{html.escape(row['method'])}</td>{cells}</tr>")
         parts.append(f"<h3>{category}</h3><div class='wide'><table><tr><th>method</th>{head}"
                      f"</tr>{''.join(rows)}</table></div>")

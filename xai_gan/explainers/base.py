@@ -42,6 +42,12 @@ def quick() -> list[str]:
             and not REGISTRY[name].reference]
 
 
+def is_reference(name: str) -> bool:
+    """A registered map that knows nothing of the CNN (``random``, ``centre``, ``edge``): a row
+    to compare against, never a ranking."""
+    return getattr(REGISTRY.get(name), "reference", False)
+
+
 def get(name: str, **options) -> "Explainer":
     """An explainer instance by name; ``options`` go to its constructor."""
     try:

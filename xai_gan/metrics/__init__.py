@@ -16,12 +16,12 @@ are, with the t interval of :func:`half_width`.
 """
 from . import (complexity, cost, faithfulness, localisation, randomisation, road, robustness,
                similarity)
-from .evaluate import evaluate, summarise
+from .evaluate import evaluate, not_rankings, summarise
 from .statistics import half_width, intervals, paired
 from .registry import (CATEGORIES, METRICS, Explained, Metric, Options, available, for_every,
                        metric)
 
 __all__ = ["CATEGORIES", "METRICS", "Explained", "Metric", "Options", "available", "complexity",
            "cost", "evaluate", "faithfulness", "for_every", "half_width", "intervals",
-           "localisation", "metric", "paired", "randomisation", "road", "robustness",
-           "similarity", "summarise"]
+           "localisation", "metric", "not_rankings", "paired", "randomisation", "road",
+           "robustness", "similarity", "summarise"]

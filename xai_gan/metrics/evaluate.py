@@ -142,3 +142,16 @@ def summarise(table: pd.DataFrame) -> pd.DataFrame:
     signed = summary["mean"].where(summary["better"] == "lower", -summary["mean"])
     summary["rank"] = signed.groupby(summary["metric"]).rank(method="min")
     return summary[["method", "metric", "category", "better", "mean", "std", "n", "rank"]]
+
+
+def not_rankings(summary: pd.DataFrame, teacher: str | None = None
+                 ) -> tuple[list[str], list[tuple[str, str]]]:
+    """What a rank table must not read as a ranking: the reference methods of ``summary``
+    (maps that know nothing of the CNN: cheap by construction, and steady under input noise
+    when they ignore the image) and the cells true by construction (the ``teacher``'s
+    similarity to its own maps), as ``(references, [(method, metric), ...])``."""
+    methods = list(dict.fromkeys(summary.method))
+    references = [m for m in methods if explainer_registry.is_reference(m)]
+    similarity = summary.loc[summary.category == "similarity", "metric"].unique()
+    trivial = [(teacher, metric) for metric in similarity if teacher in methods]
+    return references, trivial

@@ -17,7 +17,7 @@ class Weighted(nn.Module):
         super().__init__()
         self.weights = nn.Parameter(torch.tensor(weights, dtype=torch.float32))
 
-    def forward(self, images, conditions):
+    def forward(self, images, conditions, classes=None):  # the generators' interface
         return (conditions * self.weights[None, :, None, None]).sum(1, keepdim=True)
 
 

@@ -56,7 +56,8 @@ def condition_relevance(generator: nn.Module, store: Dataset, n: int | None = No
 
     Parameters
     ----------
-    generator : a trained generator, called as ``generator(images, conditions)``.
+    generator : a trained generator, called as ``generator(images, conditions, classes)``
+        (the classes: the store's ``pred``, for a generator that reads them).
     store : a representation store (or any dataset of dicts with ``image`` and ``conditions``).
     n : the first ``n`` items (default all).
 

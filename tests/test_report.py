@@ -146,7 +146,7 @@ def test_rank_tables_hatch_reference_rows_and_cells_true_by_construction():
     assert references == ["random", "centre"]
     assert trivial == [("gradcam", "ssim"), ("gradcam", "pearson")]
     assert xg.metrics.not_rankings(summary, teacher="sise")[1] == []  # not among the rows
-    ax = xg.plotting.rank_table(summary, references=references, trivial=trivial).axes[0]
+    ax = xg.plotting.rank_table(summary, references, trivial).axes[0]  # as the pipeline calls it
     hatched = [p for p in ax.patches if p.get_hatch() == "///"]
     assert len(hatched) == 2 * 3 + 2
     assert "random (reference)" in [t.get_text() for t in ax.get_yticklabels()]

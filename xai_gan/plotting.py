@@ -127,7 +127,7 @@ def metric_bars(table, metrics=None, ncols: int = 4, size: float = 3.0):
     return fig
 
 
-def rank_table(summary, size: float = 0.75, references=(), trivial=()):
+def rank_table(summary, references=(), trivial=(), size: float = 0.75):
     """Methods x metrics heat map coloured by rank (1 = best, green), annotated with means.
 
     ``summary`` is :func:`xai_gan.metrics.summarise`'s output. The rows of ``references`` (maps

@@ -17,6 +17,11 @@ def folder_name(model: str) -> str:
     return model.replace(":", "_")
 
 
+def _top_level(name: str) -> property:
+    """A read-only attribute: the path of file ``name`` at the top of the run folder."""
+    return property(lambda layout: layout.run_dir / name)
+
+
 class RunLayout:
     """The paths of the run folder ``run_dir``; nothing is created until a stage writes."""
 
@@ -62,23 +67,9 @@ class RunLayout:
         """The run folder of the cross-dataset study's other dataset."""
         return self.run_dir / "cross-dataset" / dataset
 
-    @property
-    def summary(self) -> Path:
-        return self.run_dir / "summary.json"
-
-    @property
-    def timings(self) -> Path:
-        return self.run_dir / "timings.json"
-
-    @property
-    def report(self) -> Path:
-        return self.run_dir / "report.html"
-
-    @property
-    def quality_cost(self) -> Path:
-        """The report's quality-against-cost figure."""
-        return self.run_dir / "quality_cost.png"
-
-    @property
-    def results(self) -> Path:
-        return self.run_dir / "results.md"
+    # the run's top-level files (quality_cost: the report's quality-against-cost figure)
+    summary = _top_level("summary.json")
+    timings = _top_level("timings.json")
+    report = _top_level("report.html")
+    quality_cost = _top_level("quality_cost.png")
+    results = _top_level("results.md")

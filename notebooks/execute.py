@@ -3,12 +3,14 @@
     XAI_GAN_PROFILE=full python notebooks/execute.py notebooks/*.ipynb   (or: make notebooks)
 
 Each notebook runs in its own folder, as Jupyter and nbval run it, and is written back only
-if every cell succeeded. Progress bars are dropped from the stored outputs: without a widget
+if every cell succeeded; a failed one is reported and the next one runs. Each notebook's wall
+time is printed (README's notebook table quotes them). Progress bars are dropped from the stored outputs: without a widget
 front end, tqdm.auto stores each bar as a widget whose text is frozen at its first draw
 ("0%"), and the widgets' state in the notebook's metadata (hundreds of kilobytes that no
 viewer renders); they stay live when a reader runs the notebook.
 """
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -41,7 +43,20 @@ def execute(path: Path, timeout: int = 1800) -> None:
         nbformat.write(notebook, tmp)
 
 
-if __name__ == "__main__":
-    for name in sys.argv[1:]:
+def main(names: list[str]) -> int:
+    failed = []
+    for name in names:
         print(f"executing {name}", flush=True)
-        execute(Path(name))
+        start = time.perf_counter()
+        try:
+            execute(Path(name))
+        except Exception as err:  # report it, store nothing, go on with the next notebook
+            failed.append(name)
+            print(f"FAILED {name}: {type(err).__name__}: {str(err)[-2000:]}", flush=True)
+        minutes, seconds = divmod(round(time.perf_counter() - start), 60)
+        print(f"{name}: {minutes} min {seconds:02d} s", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -103,7 +103,8 @@ FIRST = ["notebooks/01_representations.ipynb", "tests/test_explainers.py",
          "notebooks/00b_pretrained_photos.ipynb",
          "notebooks/04_quantitative.ipynb", "notebooks/06_generalisation.ipynb",
          "notebooks/05_interpret_the_gan.ipynb", "notebooks/03_qualitative.ipynb",
-         "notebooks/07_explorer.ipynb", "tests/test_distillation.py"]
+         "notebooks/07_explorer.ipynb", "notebooks/09_conclusion.ipynb",
+         "tests/test_distillation.py"]
 
 
 def pytest_collection_modifyitems(config, items):

@@ -8,7 +8,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "xai_gan"
 # the layers, in import order: a module may import only from its own layer or earlier ones
 LAYERS = [
-    {"checks", "io", "layout", "settings", "profiles", "progress", "zoo", "efficientnet",
+    {"checks", "claims", "io", "layout", "settings", "profiles", "progress", "zoo", "efficientnet",
      "devices", "inputs", "scoped", "layers", "backbones", "data", "training", "maps",
      "plotting", "hooks", "classifiers"},
     {"representation"},

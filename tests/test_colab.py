@@ -265,14 +265,14 @@ def test_notebook_setup_resumes_its_own_gan_quietly(stages, capsys):
 
 
 def test_the_notebooks_call_the_shared_set_up():
-    """03-07 start from notebook_setup; 00-02b and 08 (its own photos run) from
+    """03-07 and 09 start from notebook_setup; 00-02b and 08 (its own photos run) from
     notebook_config; 06 downloads Fashion-MNIST only on Colab; no notebook mounts Drive
     itself."""
     for path in NOTEBOOKS:
         text = "".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"]
                        if c["cell_type"] == "code")
         number = int(path.name[:2])
-        assert ("notebook_setup(" in text) == (3 <= number <= 7), path.name
+        assert ("notebook_setup(" in text) == (3 <= number <= 7 or number == 9), path.name
         assert "notebook_config(" in text or number >= 3, path.name
         assert "drive.mount" not in text and "/content/drive" not in text, path.name
     six = next(p for p in NOTEBOOKS if p.name.startswith("06_"))

@@ -576,3 +576,22 @@ def test_ms_per_image_times_the_second_call():
 
     ms = xg.metrics.cost.ms_per_image(explain, None, torch.zeros(4, 1, 4, 4))
     assert len(calls) == 2 and ms < 50
+
+
+def test_by_need_ranks_explainers_only_and_judges_the_best_against_the_references():
+    rows = [("gradcam", "deletion_auc", "lower", 0.2), ("lrp", "deletion_auc", "lower", 0.1),
+            ("gan", "deletion_auc", "lower", 0.3), ("random", "deletion_auc", "lower", 0.05),
+            ("gradcam", "insertion_auc", "higher", 0.8), ("lrp", "insertion_auc", "higher", 0.9),
+            ("gan", "insertion_auc", "higher", 0.7), ("random", "insertion_auc", "higher", 0.5),
+            ("gradcam", "ms_per_image", "lower", 2.0), ("lrp", "ms_per_image", "lower", 1.0),
+            ("gan", "ms_per_image", "lower", 1.0), ("random", "ms_per_image", "lower", 0.1)]
+    summary = pd.DataFrame(rows, columns=["method", "metric", "better", "mean"])
+    table = xg.metrics.by_need(summary, exclude=("copy",))
+    assert list(table.index) == ["faithfulness", "speed"]  # needs without metrics left out
+    faithful = table.loc["faithfulness"]
+    assert (faithful.best, faithful.runner_up, faithful.gan_place) == ("lrp", "gradcam", 3)
+    assert faithful.candidates == 3 and faithful.best_ms == 1.0
+    assert faithful.beats_references is False  # noise deletes better: lrp shows nothing there
+    speed = table.loc["speed"]
+    assert speed.best == "gan" and speed.runner_up == "lrp"  # a tie goes by name order, stable
+    assert speed.beats_references is None  # noise is fast by construction: not judged

@@ -6,13 +6,13 @@ Modules import one way, each only from those listed before it: data and models (
 the metrics, then ``interpret``, ``pipeline``, ``studies``, ``job``, ``report``, ``explain`` and
 ``cli``.
 """
-from . import (backbones, classifiers, data, devices, explain, explainers, gan, inputs, interpret,
-               job, layers, maps, metrics, pipeline, plotting, profiles, report, representation,
-               scoped, store, studies, widgets)
+from . import (backbones, claims, classifiers, data, devices, explain, explainers, gan, inputs,
+               interpret, job, layers, maps, metrics, pipeline, plotting, profiles, report,
+               representation, scoped, store, studies, widgets)
 from .config import RunConfig
 
 __version__ = "0.1.0"
-__all__ = ["RunConfig", "backbones", "classifiers", "data", "devices", "explain", "explainers",
-           "gan", "inputs", "interpret", "job", "layers", "maps", "metrics", "pipeline",
-           "plotting", "profiles", "report", "representation", "scoped", "store", "studies",
+__all__ = ["RunConfig", "backbones", "claims", "classifiers", "data", "devices", "explain",
+           "explainers", "gan", "inputs", "interpret", "job", "layers", "maps", "metrics",
+           "pipeline", "plotting", "profiles", "report", "representation", "scoped", "store", "studies",
            "widgets", "__version__"]

@@ -248,7 +248,7 @@ def notebook_config(models=("resnet",), profile: str | None = None,
     config = RunConfig(run_dir=root / f"notebooks-{profile}", models=list(models),
                        profile=profile, **changes)
     if colab:
-        print(f"run folder: {config.run_dir} (shared by notebooks 00-07)", flush=True)
+        print(f"run folder: {config.run_dir} (shared by notebooks 00-07 and 09)", flush=True)
     return config
 
 
@@ -260,7 +260,7 @@ class NotebookSetup(NamedTuple):
 
 
 def notebook_setup(models=("resnet",), profile: str | None = None) -> NotebookSetup:
-    """What notebooks 03-07 start from: :func:`notebook_config`'s run with its first CNN
+    """What notebooks 03-07 and 09 start from: :func:`notebook_config`'s run with its first CNN
     trained, its stores built and its GAN trained. Each stage reuses what notebooks 01 and 02
     (or an earlier run) made, so this is quick after them; what is missing is made here, and
     a line says so and names the notebook that normally makes it.

@@ -82,6 +82,18 @@ def profile_settings(name: str | None = None) -> dict:
     return {"name": name, **PROFILES[name]}
 
 
+def pick(**sizes):
+    """The size given for the current profile (``$XAI_GAN_PROFILE``, else ``full``).
+
+    A notebook's ``n = pick(full=100, ci=4)``: 100 test images at full size, 4 in the test
+    suite's run. A profile not named is an error that lists the ones given.
+    """
+    name = profile_name()
+    if name not in sizes:
+        raise ValueError(f"no size given for profile {name!r}: only for {sorted(sizes)}")
+    return sizes[name]
+
+
 def lookup(table: dict, *keys: str):
     """``table[k1][k2]...``, falling back to the ``"default"`` entry at each level."""
     for key in keys:

@@ -11,17 +11,18 @@
 
 Each category's module registers its metrics with :func:`metric`; :func:`evaluate` runs
 explainers x metrics into a tidy DataFrame, each metric with its own settings (``options``);
-:func:`summarise` averages it; :func:`intervals` and :func:`paired` say how sure those averages
-are, with the t interval of :func:`half_width`.
+:func:`summarise` averages it and :func:`by_need` reads that need by need; :func:`intervals`
+and :func:`paired` say how sure those averages are, with the t interval of :func:`half_width`.
 """
-from . import (complexity, cost, faithfulness, localisation, randomisation, road, robustness,
-               similarity)
+from . import (complexity, cost, faithfulness, localisation, needs, randomisation, road,
+               robustness, similarity)
 from .evaluate import evaluate, not_rankings, summarise
+from .needs import NEEDS, by_need
 from .statistics import half_width, intervals, paired
 from .registry import (CATEGORIES, METRICS, Explained, Metric, Options, available, for_every,
                        metric)
 
-__all__ = ["CATEGORIES", "METRICS", "Explained", "Metric", "Options", "available", "complexity",
-           "cost", "evaluate", "faithfulness", "for_every", "half_width", "intervals",
-           "localisation", "metric", "not_rankings", "paired", "randomisation", "road",
-           "robustness", "similarity", "summarise"]
+__all__ = ["CATEGORIES", "METRICS", "NEEDS", "Explained", "Metric", "Options", "available",
+           "by_need", "complexity", "cost", "evaluate", "faithfulness", "for_every",
+           "half_width", "intervals", "localisation", "metric", "needs", "not_rankings",
+           "paired", "randomisation", "road", "robustness", "similarity", "summarise"]

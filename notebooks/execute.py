@@ -34,7 +34,7 @@ def drop_progress_bars(notebook) -> None:
             cell.outputs = [o for o in cell.outputs if not is_progress_bar(o)]
 
 
-def execute(path: Path, timeout: int = 1800) -> None:
+def execute(path: Path, timeout: int = 7200) -> None:
     notebook = nbformat.read(path, as_version=4)
     NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()

@@ -24,7 +24,7 @@ PROFILES = {
              "models": ["vgg", "resnet", "mobilenet", "densenet"], "epochs": SHAPES_EPOCHS},
     # `xai-gan run`'s default: three CNN families, every explainer and metric, the GAN, the
     # three generators it must beat and the studies in under 15 minutes on a 2-core CPU
-    # (distil: the faithful objective lost to it, see docs/results.md "Is the GAN worth training?";
+    # (distil: the faithful objective lost to it, see docs/gan-worth.md;
     # 32 px maps: the GAN then costs under 2x Grad-CAM)
     # (48 px images: the costs of training and of every explainer scale with the pixels)
     "main": {"image_size": {"default": 48}, "n_train": 3000, "n_eval": 300,

@@ -8,7 +8,7 @@ the blurred copy: it should fall). Averaged over fractions, that is the insertio
 (minus the weighted deletion curve), sampled. The region sizes are fixed by the fractions,
 so no area penalty is needed: the map can only win by ordering pixels as the frozen CNN uses
 them. The deletion term is off by default: beside the insertion term it scored no better
-on any faithfulness metric (``benchmarks/gan_worth.py``, docs/results.md) and doubles the CNN
+on any faithfulness metric (``benchmarks/gan_worth.py``, docs/gan-worth.md) and doubles the CNN
 passes.
 """
 from __future__ import annotations

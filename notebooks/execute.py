@@ -7,8 +7,11 @@ if every cell succeeded; a failed one is reported and the next one runs. Each no
 time is printed (README's notebook table quotes them). Progress bars are dropped from the stored outputs: without a widget
 front end, tqdm.auto stores each bar as a widget whose text is frozen at its first draw
 ("0%"), and the widgets' state in the notebook's metadata (hundreds of kilobytes that no
-viewer renders); they stay live when a reader runs the notebook.
+viewer renders); they stay live when a reader runs the notebook. Heavy PNG figures are stored
+as JPEG.
 """
+import base64
+import io
 import sys
 import time
 from pathlib import Path
@@ -20,6 +23,7 @@ from xai_gan.io import atomic_path
 
 
 WIDGET = "application/vnd.jupyter.widget-view+json"
+HEAVY_PNG = 150_000  # bytes of base64: a figure above it is stored as JPEG (photos and heat maps)
 
 
 def is_progress_bar(output) -> bool:
@@ -34,11 +38,29 @@ def drop_progress_bars(notebook) -> None:
             cell.outputs = [o for o in cell.outputs if not is_progress_bar(o)]
 
 
+def lighten_figures(notebook) -> None:
+    """Store heavy PNG figures as JPEG (quality 85): heat maps and photos compress badly as PNG,
+    and a notebook should open quickly on GitHub and in Colab."""
+    from PIL import Image
+
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            png = output.get("data", {}).get("image/png")
+            if png is None or len(png) < HEAVY_PNG:
+                continue
+            buffer = io.BytesIO()
+            Image.open(io.BytesIO(base64.b64decode(png))).convert("RGB").save(
+                buffer, "JPEG", quality=85)
+            output["data"]["image/jpeg"] = base64.b64encode(buffer.getvalue()).decode()
+            del output["data"]["image/png"]
+
+
 def execute(path: Path, timeout: int = 7200) -> None:
     notebook = nbformat.read(path, as_version=4)
     NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     drop_progress_bars(notebook)
+    lighten_figures(notebook)
     with atomic_path(path) as tmp:
         nbformat.write(notebook, tmp)
 

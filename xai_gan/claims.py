@@ -6,8 +6,8 @@ first claim its results no longer support.
 
 Some claims need the full-size run (CNNs trained on 6,000 images, 100 test images). Marked
 ``full_size=True``, they are still computed and printed at a smaller profile, but a miss there
-is reported as unchecked instead of raised. A test reads the outputs stored with the notebooks,
-made at full size, and fails on any claim that is unchecked there.
+is reported as unchecked instead of raised; ``make notebooks`` stores the outputs at full size,
+where any claim that misses raises.
 """
 from numbers import Real
 

@@ -132,6 +132,11 @@ def evaluate(model, dataset, explainers, metrics="all", n: int | None = None,
     return pd.DataFrame(rows, columns=["method", "metric", "category", "image", "value", "better"])
 
 
+def signed_means(summary: pd.DataFrame) -> pd.Series:
+    """Each mean with its sign turned so that lower is better (what a rank sorts on)."""
+    return summary["mean"].where(summary["better"] == "lower", -summary["mean"])
+
+
 def summarise(table: pd.DataFrame) -> pd.DataFrame:
     """Mean, std and count (NaN excluded) per method and metric, the direction that is
     better, and each method's rank on each metric (1 = best)."""
@@ -139,8 +144,7 @@ def summarise(table: pd.DataFrame) -> pd.DataFrame:
                .agg(category=("category", "first"), better=("better", "first"),
                     mean=("value", "mean"), std=("value", "std"), n=("value", "count"))
                .reset_index())
-    signed = summary["mean"].where(summary["better"] == "lower", -summary["mean"])
-    summary["rank"] = signed.groupby(summary["metric"]).rank(method="min")
+    summary["rank"] = signed_means(summary).groupby(summary["metric"]).rank(method="min")
     return summary[["method", "metric", "category", "better", "mean", "std", "n", "rank"]]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import explainers as explainer_registry
+from .evaluate import signed_means
 
 # what a user asks of a map -> the metrics that answer it (those the summary holds are used)
 NEEDS = {
@@ -18,11 +19,6 @@ NEEDS = {
 # needs on which a reference map can be judged: noise is fast, steady and unrelated to a
 # randomised CNN by construction, so it "wins" the others without showing anything
 JUDGED_AGAINST_REFERENCES = ("faithfulness", "localisation")
-
-
-def _signed(summary: pd.DataFrame) -> pd.Series:
-    """Each mean with its sign turned so that lower is better."""
-    return summary["mean"].where(summary["better"] == "lower", -summary["mean"])
 
 
 def by_need(summary: pd.DataFrame, needs: dict | None = None,
@@ -50,7 +46,7 @@ def by_need(summary: pd.DataFrame, needs: dict | None = None,
     """
     references = [m for m in summary.method.unique() if explainer_registry.is_reference(m)]
     candidates = summary[~summary.method.isin(references + list(exclude))]
-    scored = summary.assign(signed=_signed(summary))
+    scored = summary.assign(signed=signed_means(summary))
     cost = summary[summary.metric == "ms_per_image"].set_index("method")["mean"]
     rows = {}
     for need, metrics in (needs or NEEDS).items():
@@ -58,7 +54,7 @@ def by_need(summary: pd.DataFrame, needs: dict | None = None,
         if not metrics:
             continue
         chosen = candidates[candidates.metric.isin(metrics)]
-        ranks = _signed(chosen).groupby(chosen.metric).rank(method="min")
+        ranks = signed_means(chosen).groupby(chosen.metric).rank(method="min")
         table = pd.DataFrame({"rank": ranks.groupby(chosen.method).mean()})
         table["ms"] = cost.reindex(table.index)
         order = table.sort_values(["rank", "ms"], kind="stable")  # ties: the cheaper first

@@ -22,7 +22,8 @@ def test_layer_view_draws_the_layer_and_its_cumulative_map_over_the_image(explor
     maps = explorer.layer_maps(1)
     n_layers = maps.shape[0]
     fig = explorer.render(image=1, layer=n_layers - 4)
-    image_ax, layer_ax, cumulative_ax = fig.axes
+    image_ax, layer_ax, cumulative_ax, bar_ax = fig.axes
+    assert bar_ax.get_ylabel() == "relevance (each map scaled to [0, 1])"  # one shared colour bar
     torch.testing.assert_close(heat_of(layer_ax), maps[n_layers - 4])
     torch.testing.assert_close(heat_of(cumulative_ax), maps[-4:].mean(0))
     # numbered from 0 everywhere: the mean of the 4 deepest of 17 layers is condition 1
@@ -30,7 +31,7 @@ def test_layer_view_draws_the_layer_and_its_cumulative_map_over_the_image(explor
     assert cumulative_ax.get_title() == (f"mean of layers {n_layers - 4}-{n_layers - 1}: "
                                          "condition 1")
     assert layer_ax.get_title() == f"layer {n_layers - 4}: {explorer.layer_names[-4]}"
-    assert all(len(ax.collections) > 0 for ax in fig.axes)  # the mask's outline on every panel
+    assert all(len(ax.collections) > 0 for ax in fig.axes[:3])  # the mask's outline on every panel
     deepest = explorer.render(image=0, layer=n_layers - 1).axes[2]
     assert deepest.get_title() == f"mean of layers {n_layers - 1}-{n_layers - 1}: condition 0"
     assert explorer.layer_names[-1] == "features"  # the block the head pools
@@ -110,7 +111,8 @@ def methods_explorer():
 def test_explanation_view_shows_the_method_beside_the_layer(methods_explorer):
     explorer = methods_explorer
     fig = explorer.render(image=2, method="corner", layer=0)
-    image_ax, method_ax, layer_ax, cumulative_ax = fig.axes
+    image_ax, method_ax, layer_ax, cumulative_ax, bar_ax = fig.axes
+    assert bar_ax.get_ylabel().startswith("relevance")
     probabilities = explorer.probabilities(2)
     predicted = int(probabilities.argmax())
     name, label = explorer.class_names[predicted], explorer.class_names[explorer.items[2]["label"]]

@@ -28,7 +28,7 @@ def _value(number) -> str:
     return str(number)
 
 
-def check(holds, claim: str, *, full_size: bool = False, **numbers) -> bool:
+def check(holds, claim: str, *, full_size: bool = False, **numbers) -> None:
     """Print ``claim`` with ``numbers`` and raise :class:`ClaimFailed` unless ``holds``.
 
     Parameters
@@ -43,10 +43,7 @@ def check(holds, claim: str, *, full_size: bool = False, **numbers) -> bool:
     **numbers
         The values the claim rests on, printed beside it (floats to 3 significant digits).
 
-    Returns
-    -------
-    bool
-        Whether the claim holds.
+    It returns nothing, so a notebook cell that ends with a check shows only the printed claim.
     """
     holds = bool(holds.item() if hasattr(holds, "item") else holds)
     shown = ", ".join(f"{name} = {_value(value)}" for name, value in numbers.items())
@@ -57,4 +54,3 @@ def check(holds, claim: str, *, full_size: bool = False, **numbers) -> bool:
         print(f"{UNCHECKED} {line}")
     else:
         raise ClaimFailed(f"claim does not hold: {line}")
-    return holds

@@ -26,7 +26,7 @@ def overlay(ax, image: torch.Tensor, heat: torch.Tensor | None = None,
                    linewidths=linewidth)
 
 
-def colour_bar(fig, axes, cmap: str = "jet", label: str = "relevance (each map / its maximum)"):
+def colour_bar(fig, axes, cmap: str = "jet", label: str = "relevance (each map scaled to [0, 1])"):
     """One colour bar for every map in ``axes``, which all share the [0, 1] scale."""
     mappable = plt.cm.ScalarMappable(norm=plt.Normalize(0, 1), cmap=cmap)
     bar = fig.colorbar(mappable, ax=np.asarray(axes).ravel().tolist(), shrink=0.8, pad=0.02)

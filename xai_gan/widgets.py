@@ -26,7 +26,7 @@ from .classifiers import predict
 from .data import read_image
 from .explainers import ZeroMapWarning
 from .layers import representation_layers
-from .plotting import overlay
+from .plotting import colour_bar, overlay
 from .representation import cumulative_positions, layer_gradcams
 
 # ipywidgets 8 displays a widget through _repr_mimebundle_, 7 through _ipython_display_
@@ -71,7 +71,7 @@ def layer_view(image: torch.Tensor, maps: torch.Tensor, layer: int, layer_names=
 
     Returns
     -------
-    matplotlib.figure.Figure with three panels.
+    matplotlib.figure.Figure with three panels and one colour bar.
     """
     fig, axes = plt.subplots(1, 3, figsize=(9, 3.2))
     overlay(axes[0], image, None, mask)
@@ -80,6 +80,7 @@ def layer_view(image: torch.Tensor, maps: torch.Tensor, layer: int, layer_names=
     for ax in axes:
         ax.axis("off")
     fig.tight_layout()
+    colour_bar(fig, axes, cmap)
     return fig
 
 
@@ -89,7 +90,8 @@ def explanation_view(image: torch.Tensor, heat: torch.Tensor, method: str, maps:
     """One method's map beside what one layer saw: four panels, each over the image.
 
     The image (``caption`` as its title, e.g. the prediction), ``heat`` (the method's (H, W)
-    map), then :func:`layer_view`'s layer Grad-CAM and cumulative map for ``layer``.
+    map), then :func:`layer_view`'s layer Grad-CAM and cumulative map for ``layer``, with one
+    colour bar.
     """
     fig, axes = plt.subplots(1, 4, figsize=(12, 3.4))
     overlay(axes[0], image, None, mask)
@@ -100,6 +102,7 @@ def explanation_view(image: torch.Tensor, heat: torch.Tensor, method: str, maps:
     for ax in axes:
         ax.axis("off")
     fig.tight_layout()
+    colour_bar(fig, axes, cmap)
     return fig
 
 

@@ -12,7 +12,8 @@ from ..maps import gaussian_blur, minmax
 
 @register("gfi")
 class GuidedFeatureInversion(Explainer):
-    """Per-image optimisation of a soft mask built from a layer's feature maps.
+    """Guided Feature Inversion (Du et al., KDD 2018): per-image optimisation of a soft mask
+    built from a layer's feature maps.
 
     ``m = minmax(sum_i w_i f_i(x))`` over the channels of ``mask_layer`` (default: the
     next-to-last conv layer), ``w >= 0`` starting at 0.1; composite ``x * m + p * (1 - m)``

@@ -7,7 +7,8 @@ from ..maps import gaussian_blur
 
 @register("gradcam-lrp")
 class GradCAMLRP(Explainer):
-    """De-noised Grad-CAM times the LRP map, then Gaussian-blurred.
+    """The GradCAM x LRP hybrid (Dhore et al., 2024): de-noised Grad-CAM times the LRP map,
+    then Gaussian-blurred.
 
     The paper publishes neither threshold nor blur, so the defaults are ours: ``threshold=0.2``
     (of each Grad-CAM map's maximum) drops the faint, spread-out part of the coarse Grad-CAM

@@ -59,7 +59,7 @@ class CentreMap(Explainer):
 
 @register("edge")
 class EdgeMap(Explainer):
-    """Sobel gradient magnitude of the channel-mean image."""
+    """Sobel gradient magnitude (Sobel and Feldman, 1968) of the channel-mean image."""
 
     reference = True
 

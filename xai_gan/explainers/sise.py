@@ -19,7 +19,8 @@ def block_ends(activations: list[torch.Tensor]) -> list[int]:
 
 @register("sise")
 class SISE(Explainer):
-    """SISE with automatic layer selection (the end of every conv block).
+    """SISE (Sattarzadeh et al., AAAI 2021) with automatic layer selection (the end of every
+    conv block).
 
     Per block-end layer, the feature maps whose summed gradient of the class score is positive
     become masks (upsampled, min-max scaled); each mask is scored by the class probability of

@@ -27,8 +27,8 @@ from .checkpoint import load_generator
 
 @register("gan")
 class GANExplainer(Explainer):
-    """Explain with a trained generator: ``get("gan", checkpoint=path)`` or
-    :meth:`from_checkpoint`.
+    """Explain with a trained generator, the cGAN explainer of Guna, Sikha and Benitez (2024):
+    ``get("gan", checkpoint=path)`` or :meth:`from_checkpoint`.
 
     Costs one forward and one backward pass of the CNN (its layer-wise Grad-CAMs, the
     representation the generator was trained on) plus one generator forward. ``teacher``

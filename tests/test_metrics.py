@@ -595,3 +595,14 @@ def test_by_need_ranks_explainers_only_and_judges_the_best_against_the_reference
     speed = table.loc["speed"]
     assert speed.best == "gan" and speed.runner_up == "lrp"  # a tie goes by name order, stable
     assert speed.beats_references is None  # noise is fast by construction: not judged
+
+
+def test_by_need_counts_means_equal_to_three_digits_as_a_tie_that_the_cheaper_wins():
+    rows = [("gradcam++", "max_sensitivity", "lower", 0.0279999),
+            ("gradcam++", "ms_per_image", "lower", 30.0),
+            ("layercam", "max_sensitivity", "lower", 0.0280001),
+            ("layercam", "ms_per_image", "lower", 8.0)]
+    summary = pd.DataFrame(rows, columns=["method", "metric", "better", "mean"])
+    stability = xg.metrics.by_need(summary).loc["stability"]
+    assert (stability.best, stability.runner_up) == ("layercam", "gradcam++")
+    assert stability.best_ms == 8.0

@@ -25,6 +25,8 @@ def by_need(summary: pd.DataFrame, needs: dict | None = None,
             exclude: tuple[str, ...] = ()) -> pd.DataFrame:
     """Per need, the explainers ranked by their mean rank over the need's metrics.
 
+    Means are compared to 3 significant digits, and a tie goes to the cheaper method.
+
     Parameters
     ----------
     summary
@@ -54,7 +56,9 @@ def by_need(summary: pd.DataFrame, needs: dict | None = None,
         if not metrics:
             continue
         chosen = candidates[candidates.metric.isin(metrics)]
-        ranks = signed_means(chosen).groupby(chosen.metric).rank(method="min")
+        # to 3 significant digits: means equal in print are a tie, not float noise apart
+        signed = signed_means(chosen).map(lambda v: float(f"{v:.3g}"))
+        ranks = signed.groupby(chosen.metric).rank(method="min")
         table = pd.DataFrame({"rank": ranks.groupby(chosen.method).mean()})
         table["ms"] = cost.reindex(table.index)
         order = table.sort_values(["rank", "ms"], kind="stable")  # ties: the cheaper first

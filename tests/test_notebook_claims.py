@@ -33,7 +33,8 @@ def test_every_stored_claim_was_checked_and_held(path):
         text = printed(cell)
         assert cell["execution_count"] is not None, f"cell {index} was never run"
         assert not any(o["output_type"] == "error" for o in cell.get("outputs", [])), index
-        assert claims.UNCHECKED not in text, f"cell {index}: {text[text.index(claims.UNCHECKED):][:300]}"
+        assert claims.UNCHECKED not in text, (
+            f"cell {index}: {text[text.index(claims.UNCHECKED):][:300]}")
         assert text.count(claims.HOLDS) >= calls, (
             f"cell {index} makes {calls} claims but its stored output shows "
             f"{text.count(claims.HOLDS)}: run `make notebooks` again")

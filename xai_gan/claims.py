@@ -7,7 +7,7 @@ first claim its results no longer support.
 Some claims need the full-size run (CNNs trained on 6,000 images, 100 test images). Marked
 ``full_size=True``, they are still computed and printed at a smaller profile, but a miss there
 is reported as unchecked instead of raised; ``make notebooks`` stores the outputs at full size,
-where any claim that misses raises.
+where any claim that misses raises, and ``tests/test_notebook_claims.py`` reads them back.
 """
 from numbers import Real
 

@@ -54,6 +54,15 @@ def _layer_panels(axes, image, maps: torch.Tensor, layer: int, layer_names, k: i
                       f"{condition_label(layer, n_layers, k)}", fontsize=9)
 
 
+def _framed(fig, axes, cmap: str):
+    """The views' finish: panels without axes, laid out, one colour bar for every map."""
+    for ax in axes:
+        ax.axis("off")
+    fig.tight_layout()
+    colour_bar(fig, axes, cmap)
+    return fig
+
+
 def layer_view(image: torch.Tensor, maps: torch.Tensor, layer: int, layer_names=None,
                k: int = 8, mask: torch.Tensor | None = None, cmap: str = "jet",
                alpha: float = 0.5):
@@ -77,11 +86,7 @@ def layer_view(image: torch.Tensor, maps: torch.Tensor, layer: int, layer_names=
     overlay(axes[0], image, None, mask)
     axes[0].set_title("image")
     _layer_panels(axes[1:], image, maps, layer, layer_names, k, mask, cmap, alpha)
-    for ax in axes:
-        ax.axis("off")
-    fig.tight_layout()
-    colour_bar(fig, axes, cmap)
-    return fig
+    return _framed(fig, axes, cmap)
 
 
 def explanation_view(image: torch.Tensor, heat: torch.Tensor, method: str, maps: torch.Tensor,
@@ -99,11 +104,7 @@ def explanation_view(image: torch.Tensor, heat: torch.Tensor, method: str, maps:
     overlay(axes[1], image, heat, mask, alpha, cmap)
     axes[1].set_title(method, fontsize=9)
     _layer_panels(axes[2:], image, maps, layer, layer_names, k, mask, cmap, alpha)
-    for ax in axes:
-        ax.axis("off")
-    fig.tight_layout()
-    colour_bar(fig, axes, cmap)
-    return fig
+    return _framed(fig, axes, cmap)
 
 
 class _Images:

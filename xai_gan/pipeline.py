@@ -178,8 +178,9 @@ def evaluate(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
 
     Writes into ``evaluation/<model>/``: ``per_image.csv`` (tidy, one row per method, metric
     and image), ``summary.csv`` (means, std, n, direction, rank), ``metric_bars.png``,
-    ``rank_table.png`` and ``examples.png`` (four test images explained by every method). A
-    model whose folder holds a finished evaluation with the same settings is skipped.
+    ``rank_table.png`` and ``examples.png`` (the first four test images scored, explained by
+    every method). A model whose folder holds a finished evaluation with the same settings is
+    skipped.
     """
     test = (splits or datasets(config))["test"]
     methods = config.methods or config.default_methods()
@@ -211,7 +212,7 @@ def evaluate(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
               {"metric_bars.png": plotting.metric_bars(table),
                "rank_table.png": plotting.rank_table(
                    summary, *metrics.not_rankings(summary, config.teacher)),
-               "examples.png": _examples(model, test, named)},
+               "examples.png": _examples(model, test, named, min(4, config.n_explain or 4))},
               {**settings, "model": name})
         summaries.append(summary)
     return pd.concat(summaries, ignore_index=True)

@@ -102,7 +102,8 @@ def method_grid(images: torch.Tensor, maps: dict, masks: torch.Tensor | None = N
 
 
 def metric_bars(table, metrics=None, ncols: int = 4, size: float = 3.0):
-    """One bar chart per metric: mean and 95 % interval of each method over images.
+    """One bar chart per metric: mean and 95 % interval (1.96 standard errors) of each
+    method over images.
 
     ``table`` is :func:`xai_gan.metrics.evaluate`'s tidy output; each panel's title says
     whether higher or lower is better.
@@ -118,8 +119,8 @@ def metric_bars(table, metrics=None, ncols: int = 4, size: float = 3.0):
         ax.axis("off")
     for ax, metric in zip(axes.flat, metrics):
         rows = table[table.metric == metric]
-        sns.barplot(rows, x="value", y="method", hue="method", errorbar=("ci", 95), ax=ax,
-                    legend=False, seed=0)
+        sns.barplot(rows, x="value", y="method", hue="method", errorbar=("se", 1.96), ax=ax,
+                    legend=False)
         ax.set_title(f"{metric} ({rows.better.iloc[0]} is better)", fontsize=9)
         ax.set_xlabel("")
         ax.set_ylabel("")

@@ -96,7 +96,8 @@ def assert_waits_for_lock(lock_path, run, watched: Watched):
 # trains the tests' CNN); then the longest notebooks and the teacher x CNN matrix, so that no
 # worker is left with a long file at the end. Out of order, the run is still right (the
 # notebooks take turns through file locks), only slower: a notebook that needs the GAN would
-# wait for it.
+# wait for it. The longest test files come next, so that the files left for the end are short
+# and the two workers finish together.
 FIRST = ["notebooks/01_representations.ipynb", "tests/test_explainers.py",
          "notebooks/02_train_gan.ipynb", "notebooks/00_quickstart.ipynb",
          "notebooks/02b_distillation.ipynb", "notebooks/08_your_own_model.ipynb",
@@ -104,7 +105,8 @@ FIRST = ["notebooks/01_representations.ipynb", "tests/test_explainers.py",
          "notebooks/04_quantitative.ipynb", "notebooks/06_generalisation.ipynb",
          "notebooks/05_interpret_the_gan.ipynb", "notebooks/03_qualitative.ipynb",
          "notebooks/07_explorer.ipynb", "notebooks/09_conclusion.ipynb",
-         "tests/test_distillation.py"]
+         "tests/test_distillation.py", "tests/test_cli.py", "tests/test_gan.py",
+         "tests/test_metrics.py", "tests/test_representation.py"]
 
 
 def pytest_collection_modifyitems(config, items):

@@ -1,6 +1,7 @@
-"""Run sizes: ``full`` (the real thing), ``main`` (the main job, ``xai-gan run``, in under 15
-minutes on a CPU), ``pretrained`` (the same job on a pretrained ImageNet CNN and real photos,
-also under 15 minutes) and ``ci`` (minutes on a CPU, for tests and nbval).
+"""Run sizes: ``full`` (the real thing), ``main`` (the main job, ``xai-gan run``, in about 15
+minutes on a 2-core CPU: 14 to 18 by the hour), ``pretrained`` (the same job on a pretrained
+ImageNet CNN and real photos, about 10 minutes) and ``ci`` (minutes on a CPU, for tests and
+nbval).
 
 The profile is chosen by argument, else by the environment variable ``XAI_GAN_PROFILE``, else
 ``full`` (``main`` for ``xai-gan run``).
@@ -23,7 +24,7 @@ PROFILES = {
              "n_study": 200, "study_n_train": 3000, "study_seconds": 60, "studies": STUDIES,
              "models": ["vgg", "resnet", "mobilenet", "densenet"], "epochs": SHAPES_EPOCHS},
     # `xai-gan run`'s default: three CNN families, every explainer and metric, the GAN, the
-    # three generators it must beat and the studies in under 15 minutes on a 2-core CPU
+    # three generators it must beat and the studies in about 15 minutes on a 2-core CPU
     # (distil: the faithful objective lost to it, see docs/gan-worth.md;
     # 32 px maps: the GAN then costs under 2x Grad-CAM)
     # (48 px images: the costs of training and of every explainer scale with the pixels)

@@ -537,6 +537,25 @@ def test_intervals_and_paired_tests_match_scipy_and_hand_computed_values():
         xg.metrics.paired(table, "a", "c", "insertion_auc")
 
 
+def test_metric_bars_draw_each_mean_with_1_96_standard_errors():
+    import matplotlib.pyplot as plt
+
+    values = {"a": [0.1, 0.3, 0.2, 0.6], "b": [0.5, 0.5, 0.7, 0.9]}
+    table = pd.DataFrame([{"method": m, "metric": "iou", "image": i, "value": v,
+                           "better": "higher"} for m, vs in values.items()
+                          for i, v in enumerate(vs)])
+    fig = xg.plotting.metric_bars(table)
+    ax = fig.axes[0]
+    assert ax.get_title() == "iou (higher is better)"
+    widths = sorted(bar.get_width() for bar in ax.patches)
+    assert widths == pytest.approx(sorted(np.mean(vs) for vs in values.values()))
+    drawn = sorted(tuple(sorted(line.get_xdata())) for line in ax.lines)
+    expected = sorted((np.mean(vs) - 1.96 * np.std(vs, ddof=1) / 2,
+                       np.mean(vs) + 1.96 * np.std(vs, ddof=1) / 2) for vs in values.values())
+    assert drawn == [pytest.approx(pair) for pair in expected]
+    plt.close(fig)
+
+
 def test_a_softening_temperature_unsaturates_the_confidence_metrics():
     """A CNN that is 100 % sure leaves no room for an increase in confidence; at the
     temperature that brings its median top probability to 0.9, a map that keeps the evidence

@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "xai_gan"
 LAYERS = [
     {"checks", "claims", "io", "layout", "settings", "profiles", "progress", "zoo", "efficientnet",
      "devices", "inputs", "scoped", "layers", "backbones", "data", "training", "maps",
-     "plotting", "hooks", "classifiers"},
+     "plotting", "hooks", "classifiers", "workers"},
     {"representation"},
     {"explainers"},
     {"store"},

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import data, explainers, gan, metrics, profiles
+from . import data, explainers, gan, metrics, profiles, workers
 from .io import as_json
 from .layout import RunLayout, folder_name
 from .settings import NO_FLAG, setting
@@ -50,6 +50,10 @@ class RunConfig:
         f"{profiles.MAIN_JOB_PROFILE})", choices=sorted(profiles.PROFILES))
     device: str | None = setting(None, "cpu, cuda, cuda:1 (default: CUDA if any)")
     seed: int = setting(0, "seed of every random choice of the run")
+    workers: int | None = setting(
+        None, "processes that share the CNNs' training, the stores, the GANs and the "
+        "evaluation, each with its share of the threads (default: 2 on a CPU with two or more "
+        "threads, outside Jupyter; else 1)")
     models: list[str] | None = setting(
         None, "CNNs: zoo names, efficientnet_lite0 or torchvision:<name> (default: the "
         "profile's)")
@@ -152,6 +156,11 @@ class RunConfig:
             raise ValueError(f"unknown GAN settings {unknown}; choose from {sorted(known)}")
         values = {name: self.settings[key] for name, key in _GAN_PROFILE.items()}
         return gan.TrainConfig(**{**values, **changes, "seed": self.seed, "device": self.device})
+
+    def worker_count(self) -> int:
+        """The processes a stage's work is spread over: ``workers``, else
+        :func:`xai_gan.workers.default_workers` for this run's device."""
+        return self.workers or workers.default_workers(self.device)
 
     def with_gan(self, **changes) -> "RunConfig":
         """This run with its GAN's settings changed (e.g. ``max_seconds=60``)."""

@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 from torch.utils.data import default_collate
 
-from . import classifiers, data, explainers, gan, metrics, plotting, profiles, store
+from . import classifiers, data, explainers, gan, metrics, plotting, profiles, store, workers
 from .config import RunConfig
 from .io import atomic_path, save_json
 from .layers import TORCHVISION_PREFIX
@@ -50,57 +50,64 @@ def load_classifier(config: RunConfig, model: str):
 def train_classifiers(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
     """Train (or resume, or reload) each classifier; write ``classifiers/classifiers.csv``."""
     splits = splits or datasets(config)
-    train = splits["train"]
-    rows = []
-    for name in config.models:
-        epochs = (lookup(config.settings["epochs"], config.dataset, name)
-                  if config.cnn_epochs is None else config.cnn_epochs)
-        full_size = name.startswith(TORCHVISION_PREFIX) or name in classifiers.ARCHITECTURES
-        weights = config.weights if full_size else None  # the zoo has no pretrained weights
-        lr = config.cnn_lr or (1e-4 if full_size else 3e-3)
-        model = classifiers.build(name, num_classes=len(train.classes),
-                                  in_channels=train.channels, weights=weights, seed=config.seed)
-        path = config.checkpoint(name)
-        history = classifiers.train(model, train, splits["val"], epochs=epochs,
-                                    batch_size=config.cnn_batch_size, lr=lr,
-                                    seed=config.seed, device=config.device, checkpoint=path)
-        test = classifiers.evaluate(model, splits["test"], device=config.device)
-        rows.append({"model": name, "dataset": config.dataset, "image_size": train.image_size,
-                     "epochs": history[-1]["epoch"], "train_seconds": history[-1]["seconds"],
-                     "val_accuracy": history[-1].get("val_accuracy"),
-                     "test_accuracy": test["accuracy"], "n_test": test["n"],
-                     "parameters": classifiers.count_parameters(model),
-                     "checkpoint": str(path)})
-        print(f"{name}: test accuracy {test['accuracy']:.4f} "
-              f"after {history[-1]['seconds']:.0f} s of training", flush=True)
+    rows = workers.run(_train_classifier, [(config, splits, name) for name in config.models],
+                       config.worker_count())
     table = pd.DataFrame(rows)
     with atomic_path(config.layout.classifiers_table) as tmp:
         table.to_csv(tmp, index=False)
     return table
 
 
+def _train_classifier(config: RunConfig, splits: dict, name: str) -> dict:
+    """One classifier of :func:`train_classifiers`: its row of the table."""
+    train = splits["train"]
+    epochs = (lookup(config.settings["epochs"], config.dataset, name)
+              if config.cnn_epochs is None else config.cnn_epochs)
+    full_size = name.startswith(TORCHVISION_PREFIX) or name in classifiers.ARCHITECTURES
+    weights = config.weights if full_size else None  # the zoo has no pretrained weights
+    lr = config.cnn_lr or (1e-4 if full_size else 3e-3)
+    model = classifiers.build(name, num_classes=len(train.classes),
+                              in_channels=train.channels, weights=weights, seed=config.seed)
+    path = config.checkpoint(name)
+    history = classifiers.train(model, train, splits["val"], epochs=epochs,
+                                batch_size=config.cnn_batch_size, lr=lr,
+                                seed=config.seed, device=config.device, checkpoint=path)
+    test = classifiers.evaluate(model, splits["test"], device=config.device)
+    print(f"{name}: test accuracy {test['accuracy']:.4f} "
+          f"after {history[-1]['seconds']:.0f} s of training", flush=True)
+    return {"model": name, "dataset": config.dataset, "image_size": train.image_size,
+            "epochs": history[-1]["epoch"], "train_seconds": history[-1]["seconds"],
+            "val_accuracy": history[-1].get("val_accuracy"),
+            "test_accuracy": test["accuracy"], "n_test": test["n"],
+            "parameters": classifiers.count_parameters(model), "checkpoint": str(path)}
+
+
 def build_representations(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
     """Build the representation store of every split for each trained classifier (this
     process's share of it with ``--shard i/n``)."""
     splits = splits or datasets(config)
-    rows = []
-    for name in config.models:
-        model = load_classifier(config, name)
-        for split, ds in splits.items():
-            tic = time.perf_counter()
-            built = store.build(model, ds, config.store_dir(name, split), k=config.k,
-                                map_size=config.map_size, teacher=config.teacher,
-                                device=config.device, shard=config.shard_share())
-            if built is None:
-                print(f"{name} {split}: shard {config.shard} done, others still to finish",
-                      flush=True)
-                continue
-            rows.append({"model": name, "split": split, "n": len(built), "k": built.k,
-                         "layers": len(built.metadata["layers"]),
-                         "seconds": time.perf_counter() - tic})
-            print(f"{name} {split}: a store of {len(built)} items, {rows[-1]['seconds']:.0f} s",
-                  flush=True)
-    return pd.DataFrame(rows)
+    # the training splits, the largest, first
+    tasks = sorted([(config, name, split, ds) for name in config.models
+                    for split, ds in splits.items()], key=lambda task: task[2] != "train")
+    rows = dict(zip([task[1:3] for task in tasks],
+                    workers.run(_build_store, tasks, config.worker_count())))
+    return pd.DataFrame([rows[name, split] for name in config.models for split in splits
+                         if rows[name, split] is not None])
+
+
+def _build_store(config: RunConfig, name: str, split: str, ds) -> dict | None:
+    """One store of :func:`build_representations`: its row, None for a shard's share."""
+    tic = time.perf_counter()
+    built = store.build(load_classifier(config, name), ds, config.store_dir(name, split),
+                        k=config.k, map_size=config.map_size, teacher=config.teacher,
+                        device=config.device, shard=config.shard_share())
+    if built is None:
+        print(f"{name} {split}: shard {config.shard} done, others still to finish", flush=True)
+        return None
+    row = {"model": name, "split": split, "n": len(built), "k": built.k,
+           "layers": len(built.metadata["layers"]), "seconds": time.perf_counter() - tic}
+    print(f"{name} {split}: a store of {len(built)} items, {row['seconds']:.0f} s", flush=True)
+    return row
 
 
 def train_gan(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
@@ -108,21 +115,28 @@ def train_gan(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
     ``gan_baselines`` on the same stores and budget; returns the GAN's history. A generator
     that collapses is recorded in its folder and left out of the evaluation; the others
     still train, and the GAN's own collapse is raised after them."""
-    collapsed = None
-    try:
-        history = train_generator(config)
-    except gan.GeneratorCollapsed as err:
-        print(f"GAN: {err}", flush=True)
-        collapsed = err
-    for name, baseline in config.baselines().items():
+    baselines = config.baselines()
+    for name, baseline in baselines.items():
         print(f"GAN baseline {name}: {baseline.gan_dir.name}", flush=True)
-        try:
-            train_generator(baseline)
-        except gan.GeneratorCollapsed as err:
+    trained = workers.run(_train_or_collapse, [(config,), *[(b,) for b in baselines.values()]],
+                          config.worker_count())
+    (history, collapsed), others = trained[0], trained[1:]
+    if collapsed is not None:
+        print(f"GAN: {collapsed}", flush=True)
+    for name, (_, err) in zip(baselines, others):
+        if err is not None:
             print(f"GAN baseline {name} is left out: {err}", flush=True)
     if collapsed is not None:
         raise collapsed
     return history
+
+
+def _train_or_collapse(config: RunConfig) -> tuple[pd.DataFrame | None,
+                                                    gan.GeneratorCollapsed | None]:
+    try:
+        return train_generator(config), None
+    except gan.GeneratorCollapsed as err:
+        return None, err
 
 
 def train_generator(config: RunConfig, out_dir: Path | None = None) -> pd.DataFrame:
@@ -142,14 +156,17 @@ def train_generator(config: RunConfig, out_dir: Path | None = None) -> pd.DataFr
     return gan.train(train_store, val_store, settings).history
 
 
-def _models_to_evaluate(config: RunConfig):
-    """``(name, model)`` of ``--checkpoint`` if given, else of every classifier of the run."""
+def _models_to_evaluate(config: RunConfig) -> list[str]:
+    """The folder names of the CNNs evaluated: ``--checkpoint``'s if given, else the run's."""
     if config.checkpoint_path is not None:
-        path = Path(config.checkpoint_path)
-        yield path.stem, classifiers.load_checkpoint(path, device=config.device)["model"]
-        return
-    for name in config.models:
-        yield folder_name(name), load_classifier(config, name)
+        return [Path(config.checkpoint_path).stem]
+    return [folder_name(name) for name in config.models]
+
+
+def _evaluated_model(config: RunConfig, folder: str):
+    if config.checkpoint_path is not None:
+        return classifiers.load_checkpoint(config.checkpoint_path, device=config.device)["model"]
+    return load_classifier(config, next(m for m in config.models if folder_name(m) == folder))
 
 
 def explainer(config: RunConfig, name: str) -> explainers.Explainer:
@@ -164,11 +181,25 @@ def explainer(config: RunConfig, name: str) -> explainers.Explainer:
     return gan.GANExplainer.from_checkpoint(path)
 
 
-def _examples(model, test, named: dict, n: int = 4):
-    """The first ``n`` test images explained by every method, as a figure."""
-    batch = default_collate([test[i] for i in range(min(n, len(test)))])
+def _score_method(config: RunConfig, test, folder: str, method: str, n_examples: int):
+    """One method on one CNN: its rows of the metric table, and its maps of the first
+    ``n_examples`` test images (the example grid's)."""
+    model, explain = _evaluated_model(config, folder), explainer(config, method)
+    table = metrics.evaluate(model, test, {method: explain}, config.metrics or "all",
+                             n=config.n_explain, teacher=config.teacher, device=config.device,
+                             options=metrics.for_every("seed", config.seed))
+    images = _first_images(test, n_examples)["image"]
+    return table, explain(model, images, classifiers.predict(model, images).argmax(1))
+
+
+def _first_images(test, n: int) -> dict:
+    return default_collate([test[i] for i in range(min(n, len(test)))])
+
+
+def _examples(model, test, maps: dict, n: int):
+    """The first ``n`` test images and every method's ``maps`` of them, as a figure."""
+    batch = _first_images(test, n)
     classes = classifiers.predict(model, batch["image"]).argmax(1)
-    maps = {name: explain(model, batch["image"], classes) for name, explain in named.items()}
     titles = [f"pred: {test.classes[c]}" for c in classes.tolist()]
     return plotting.method_grid(batch["image"], maps, batch.get("mask"), titles)
 
@@ -180,7 +211,8 @@ def evaluate(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
     and image), ``summary.csv`` (means, std, n, direction, rank), ``metric_bars.png``,
     ``rank_table.png`` and ``examples.png`` (the first four test images scored, explained by
     every method). A model whose folder holds a finished evaluation with the same settings is
-    skipped.
+    skipped. The methods of every CNN are scored side by side (:mod:`xai_gan.workers`), the
+    slow ones first.
     """
     test = (splits or datasets(config))["test"]
     methods = config.methods or config.default_methods()
@@ -195,25 +227,32 @@ def evaluate(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
                 "weights": config.weights, "methods": methods,
                 "gans": gans, "metrics": config.metrics or "all", "n": config.n_explain,
                 "teacher": config.teacher, "seed": config.seed}
+    folders = _models_to_evaluate(config)
+    todo = [f for f in folders if not finished(config.layout.evaluation(f), {**settings,
+                                                                            "model": f})]
+    n_examples = min(4, config.n_explain or 4)
+    tasks = sorted([(config, test, folder, m, n_examples) for folder in todo for m in methods],
+                   key=lambda task: getattr(explainers.REGISTRY.get(task[3]), "quick", True))
+    for folder in todo:
+        print(f"evaluating {len(methods)} explainers on {folder}", flush=True)
+    scored = dict(zip([task[2:4] for task in tasks],
+                      workers.run(_score_method, tasks, config.worker_count())))
     summaries = []
-    for name, model in _models_to_evaluate(config):
-        out = config.layout.evaluation(name)
-        if finished(out, {**settings, "model": name}):
+    for folder in folders:
+        out = config.layout.evaluation(folder)
+        if folder not in todo:
             summaries.append(pd.read_csv(out / "summary.csv"))
             continue
-        print(f"evaluating {len(methods)} explainers on {name}", flush=True)
-        named = {m: explainer(config, m) for m in methods}
-        table = metrics.evaluate(model, test, named, config.metrics or "all",
-                                 n=config.n_explain, teacher=config.teacher,
-                                 device=config.device,
-                                 options=metrics.for_every("seed", config.seed))
-        summary = metrics.summarise(table).assign(model=name)
+        table = pd.concat([scored[folder, m][0] for m in methods], ignore_index=True)
+        maps = {m: scored[folder, m][1] for m in methods}
+        summary = metrics.summarise(table).assign(model=folder)
         save(out, {"per_image.csv": table, "summary.csv": summary},
-              {"metric_bars.png": plotting.metric_bars(table),
-               "rank_table.png": plotting.rank_table(
-                   summary, *metrics.not_rankings(summary, config.teacher)),
-               "examples.png": _examples(model, test, named, min(4, config.n_explain or 4))},
-              {**settings, "model": name})
+             {"metric_bars.png": plotting.metric_bars(table),
+              "rank_table.png": plotting.rank_table(
+                  summary, *metrics.not_rankings(summary, config.teacher)),
+              "examples.png": _examples(_evaluated_model(config, folder), test, maps,
+                                        n_examples)},
+             {**settings, "model": folder})
         summaries.append(summary)
     return pd.concat(summaries, ignore_index=True)
 

@@ -9,10 +9,18 @@ import sys
 
 from tqdm.auto import tqdm
 
+_hidden = False
+
+
+def hide_bars() -> None:
+    """No bars from this process (a worker beside others: :mod:`xai_gan.workers`)."""
+    global _hidden
+    _hidden = True
+
 
 def watched() -> bool:
-    """True in a terminal (stderr is one) or a Jupyter kernel."""
-    return sys.stderr.isatty() or "ipykernel" in sys.modules
+    """True in a terminal (stderr is one) or a Jupyter kernel, unless :func:`hide_bars`."""
+    return not _hidden and (sys.stderr.isatty() or "ipykernel" in sys.modules)
 
 
 def progress_bar(*args, disable: bool = False, **kwargs) -> tqdm:

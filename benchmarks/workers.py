@@ -4,7 +4,7 @@ Times, side by side in one run, the same pieces of work done one after another i
 process (all its threads) and spread over ``--workers`` processes by
 :func:`xai_gan.workers.run` (the pool's start-up included):
 
-1. one training epoch of each of the main job's three zoo CNNs on ``--n`` shapes images at
+1. one training epoch of each of three zoo CNNs on ``--n`` shapes images at
    ``--size`` px;
 2. Grad-CAM, LRP and Score-CAM scored by every metric on 8 test images of each CNN
    (untrained: the cost does not depend on the weights).

@@ -207,7 +207,7 @@ def test_every_run_setting_is_a_flag_with_help_and_the_profile_resolves_once(mon
                 assert dest not in dests, (name, dest)
     monkeypatch.delenv("XAI_GAN_PROFILE", raising=False)
     config = xg.RunConfig(gan={"max_seconds": 0}, n_explain=0)
-    assert config.profile == "main" and config.models == ["vgg", "resnet", "densenet"]
+    assert config.profile == "main" and config.models == ["vgg", "resnet"]
     assert config.gan.max_seconds == 0 and config.n_explain == 0  # given, not "unset"
     assert config.gan.epochs == xg.profiles.PROFILES["main"]["gan_epochs"]
     assert config.study_n == xg.profiles.PROFILES["main"]["n_study"]

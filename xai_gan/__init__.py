@@ -8,11 +8,11 @@ the metrics, then ``interpret``, ``pipeline``, ``studies``, ``job``, ``report``,
 """
 from . import (backbones, claims, classifiers, data, devices, explain, explainers, gan, inputs,
                interpret, job, layers, maps, metrics, pipeline, plotting, profiles, report,
-               representation, scoped, store, studies, widgets)
+               representation, scoped, store, studies, widgets, workers)
 from .config import RunConfig
 
 __version__ = "0.1.0"
 __all__ = ["RunConfig", "backbones", "claims", "classifiers", "data", "devices", "explain",
            "explainers", "gan", "inputs", "interpret", "job", "layers", "maps", "metrics",
            "pipeline", "plotting", "profiles", "report", "representation", "scoped", "store", "studies",
-           "widgets", "__version__"]
+           "widgets", "workers", "__version__"]

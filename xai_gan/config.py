@@ -51,9 +51,9 @@ class RunConfig:
     device: str | None = setting(None, "cpu, cuda, cuda:1 (default: CUDA if any)")
     seed: int = setting(0, "seed of every random choice of the run")
     workers: int | None = setting(
-        None, "processes that share the CNNs' training, the stores, the GANs and the "
-        "evaluation, each with its share of the threads (default: 2 on a CPU with two or more "
-        "threads, outside Jupyter; else 1)")
+        None, "processes that share the evaluation's methods, each with its share of the "
+        "threads (default: 2 on a CPU with two or more threads, outside Jupyter; else 1)",
+        group="evaluate")
     models: list[str] | None = setting(
         None, "CNNs: zoo names, efficientnet_lite0 or torchvision:<name> (default: the "
         "profile's)")

@@ -50,64 +50,57 @@ def load_classifier(config: RunConfig, model: str):
 def train_classifiers(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
     """Train (or resume, or reload) each classifier; write ``classifiers/classifiers.csv``."""
     splits = splits or datasets(config)
-    rows = workers.run(_train_classifier, [(config, splits, name) for name in config.models],
-                       config.worker_count())
+    train = splits["train"]
+    rows = []
+    for name in config.models:
+        epochs = (lookup(config.settings["epochs"], config.dataset, name)
+                  if config.cnn_epochs is None else config.cnn_epochs)
+        full_size = name.startswith(TORCHVISION_PREFIX) or name in classifiers.ARCHITECTURES
+        weights = config.weights if full_size else None  # the zoo has no pretrained weights
+        lr = config.cnn_lr or (1e-4 if full_size else 3e-3)
+        model = classifiers.build(name, num_classes=len(train.classes),
+                                  in_channels=train.channels, weights=weights, seed=config.seed)
+        path = config.checkpoint(name)
+        history = classifiers.train(model, train, splits["val"], epochs=epochs,
+                                    batch_size=config.cnn_batch_size, lr=lr,
+                                    seed=config.seed, device=config.device, checkpoint=path)
+        test = classifiers.evaluate(model, splits["test"], device=config.device)
+        rows.append({"model": name, "dataset": config.dataset, "image_size": train.image_size,
+                     "epochs": history[-1]["epoch"], "train_seconds": history[-1]["seconds"],
+                     "val_accuracy": history[-1].get("val_accuracy"),
+                     "test_accuracy": test["accuracy"], "n_test": test["n"],
+                     "parameters": classifiers.count_parameters(model),
+                     "checkpoint": str(path)})
+        print(f"{name}: test accuracy {test['accuracy']:.4f} "
+              f"after {history[-1]['seconds']:.0f} s of training", flush=True)
     table = pd.DataFrame(rows)
     with atomic_path(config.layout.classifiers_table) as tmp:
         table.to_csv(tmp, index=False)
     return table
 
 
-def _train_classifier(config: RunConfig, splits: dict, name: str) -> dict:
-    """One classifier of :func:`train_classifiers`: its row of the table."""
-    train = splits["train"]
-    epochs = (lookup(config.settings["epochs"], config.dataset, name)
-              if config.cnn_epochs is None else config.cnn_epochs)
-    full_size = name.startswith(TORCHVISION_PREFIX) or name in classifiers.ARCHITECTURES
-    weights = config.weights if full_size else None  # the zoo has no pretrained weights
-    lr = config.cnn_lr or (1e-4 if full_size else 3e-3)
-    model = classifiers.build(name, num_classes=len(train.classes),
-                              in_channels=train.channels, weights=weights, seed=config.seed)
-    path = config.checkpoint(name)
-    history = classifiers.train(model, train, splits["val"], epochs=epochs,
-                                batch_size=config.cnn_batch_size, lr=lr,
-                                seed=config.seed, device=config.device, checkpoint=path)
-    test = classifiers.evaluate(model, splits["test"], device=config.device)
-    print(f"{name}: test accuracy {test['accuracy']:.4f} "
-          f"after {history[-1]['seconds']:.0f} s of training", flush=True)
-    return {"model": name, "dataset": config.dataset, "image_size": train.image_size,
-            "epochs": history[-1]["epoch"], "train_seconds": history[-1]["seconds"],
-            "val_accuracy": history[-1].get("val_accuracy"),
-            "test_accuracy": test["accuracy"], "n_test": test["n"],
-            "parameters": classifiers.count_parameters(model), "checkpoint": str(path)}
-
-
 def build_representations(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
     """Build the representation store of every split for each trained classifier (this
     process's share of it with ``--shard i/n``)."""
     splits = splits or datasets(config)
-    # the training splits, the largest, first
-    tasks = sorted([(config, name, split, ds) for name in config.models
-                    for split, ds in splits.items()], key=lambda task: task[2] != "train")
-    rows = dict(zip([task[1:3] for task in tasks],
-                    workers.run(_build_store, tasks, config.worker_count())))
-    return pd.DataFrame([rows[name, split] for name in config.models for split in splits
-                         if rows[name, split] is not None])
-
-
-def _build_store(config: RunConfig, name: str, split: str, ds) -> dict | None:
-    """One store of :func:`build_representations`: its row, None for a shard's share."""
-    tic = time.perf_counter()
-    built = store.build(load_classifier(config, name), ds, config.store_dir(name, split),
-                        k=config.k, map_size=config.map_size, teacher=config.teacher,
-                        device=config.device, shard=config.shard_share())
-    if built is None:
-        print(f"{name} {split}: shard {config.shard} done, others still to finish", flush=True)
-        return None
-    row = {"model": name, "split": split, "n": len(built), "k": built.k,
-           "layers": len(built.metadata["layers"]), "seconds": time.perf_counter() - tic}
-    print(f"{name} {split}: a store of {len(built)} items, {row['seconds']:.0f} s", flush=True)
-    return row
+    rows = []
+    for name in config.models:
+        model = load_classifier(config, name)
+        for split, ds in splits.items():
+            tic = time.perf_counter()
+            built = store.build(model, ds, config.store_dir(name, split), k=config.k,
+                                map_size=config.map_size, teacher=config.teacher,
+                                device=config.device, shard=config.shard_share())
+            if built is None:
+                print(f"{name} {split}: shard {config.shard} done, others still to finish",
+                      flush=True)
+                continue
+            rows.append({"model": name, "split": split, "n": len(built), "k": built.k,
+                         "layers": len(built.metadata["layers"]),
+                         "seconds": time.perf_counter() - tic})
+            print(f"{name} {split}: a store of {len(built)} items, {rows[-1]['seconds']:.0f} s",
+                  flush=True)
+    return pd.DataFrame(rows)
 
 
 def train_gan(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
@@ -115,28 +108,21 @@ def train_gan(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
     ``gan_baselines`` on the same stores and budget; returns the GAN's history. A generator
     that collapses is recorded in its folder and left out of the evaluation; the others
     still train, and the GAN's own collapse is raised after them."""
-    baselines = config.baselines()
-    for name, baseline in baselines.items():
+    collapsed = None
+    try:
+        history = train_generator(config)
+    except gan.GeneratorCollapsed as err:
+        print(f"GAN: {err}", flush=True)
+        collapsed = err
+    for name, baseline in config.baselines().items():
         print(f"GAN baseline {name}: {baseline.gan_dir.name}", flush=True)
-    trained = workers.run(_train_or_collapse, [(config,), *[(b,) for b in baselines.values()]],
-                          config.worker_count())
-    (history, collapsed), others = trained[0], trained[1:]
-    if collapsed is not None:
-        print(f"GAN: {collapsed}", flush=True)
-    for name, (_, err) in zip(baselines, others):
-        if err is not None:
+        try:
+            train_generator(baseline)
+        except gan.GeneratorCollapsed as err:
             print(f"GAN baseline {name} is left out: {err}", flush=True)
     if collapsed is not None:
         raise collapsed
     return history
-
-
-def _train_or_collapse(config: RunConfig) -> tuple[pd.DataFrame | None,
-                                                    gan.GeneratorCollapsed | None]:
-    try:
-        return train_generator(config), None
-    except gan.GeneratorCollapsed as err:
-        return None, err
 
 
 def train_generator(config: RunConfig, out_dir: Path | None = None) -> pd.DataFrame:
@@ -211,8 +197,7 @@ def evaluate(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
     and image), ``summary.csv`` (means, std, n, direction, rank), ``metric_bars.png``,
     ``rank_table.png`` and ``examples.png`` (the first four test images scored, explained by
     every method). A model whose folder holds a finished evaluation with the same settings is
-    skipped. The methods of every CNN are scored side by side (:mod:`xai_gan.workers`), the
-    slow ones first.
+    skipped. A CNN's methods are scored side by side on a CPU (:mod:`xai_gan.workers`).
     """
     test = (splits or datasets(config))["test"]
     methods = config.methods or config.default_methods()
@@ -227,31 +212,28 @@ def evaluate(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
                 "weights": config.weights, "methods": methods,
                 "gans": gans, "metrics": config.metrics or "all", "n": config.n_explain,
                 "teacher": config.teacher, "seed": config.seed}
-    folders = _models_to_evaluate(config)
-    todo = [f for f in folders if not finished(config.layout.evaluation(f), {**settings,
-                                                                            "model": f})]
     n_examples = min(4, config.n_explain or 4)
-    tasks = sorted([(config, test, folder, m, n_examples) for folder in todo for m in methods],
-                   key=lambda task: getattr(explainers.REGISTRY.get(task[3]), "quick", True))
-    for folder in todo:
-        print(f"evaluating {len(methods)} explainers on {folder}", flush=True)
-    scored = dict(zip([task[2:4] for task in tasks],
-                      workers.run(_score_method, tasks, config.worker_count())))
+    # the slow methods first, so that the quick ones fill the workers' ends evenly
+    methods_first = sorted(methods, key=lambda m: getattr(explainers.REGISTRY.get(m),
+                                                          "quick", True))
     summaries = []
-    for folder in folders:
+    for folder in _models_to_evaluate(config):
         out = config.layout.evaluation(folder)
-        if folder not in todo:
+        if finished(out, {**settings, "model": folder}):
             summaries.append(pd.read_csv(out / "summary.csv"))
             continue
-        table = pd.concat([scored[folder, m][0] for m in methods], ignore_index=True)
-        maps = {m: scored[folder, m][1] for m in methods}
+        print(f"evaluating {len(methods)} explainers on {folder}", flush=True)
+        scored = dict(zip(methods_first, workers.run(
+            _score_method, [(config, test, folder, m, n_examples) for m in methods_first],
+            config.worker_count())))
+        table = pd.concat([scored[m][0] for m in methods], ignore_index=True)
         summary = metrics.summarise(table).assign(model=folder)
         save(out, {"per_image.csv": table, "summary.csv": summary},
              {"metric_bars.png": plotting.metric_bars(table),
               "rank_table.png": plotting.rank_table(
                   summary, *metrics.not_rankings(summary, config.teacher)),
-              "examples.png": _examples(_evaluated_model(config, folder), test, maps,
-                                        n_examples)},
+              "examples.png": _examples(_evaluated_model(config, folder), test,
+                                        {m: scored[m][1] for m in methods}, n_examples)},
              {**settings, "model": folder})
         summaries.append(summary)
     return pd.concat(summaries, ignore_index=True)

@@ -18,9 +18,15 @@ def hide_bars() -> None:
     _hidden = True
 
 
+def in_notebook() -> bool:
+    """True in a running Jupyter kernel (Colab's included)."""
+    ipython = sys.modules.get("IPython")
+    return getattr(ipython and ipython.get_ipython(), "kernel", None) is not None
+
+
 def watched() -> bool:
     """True in a terminal (stderr is one) or a Jupyter kernel, unless :func:`hide_bars`."""
-    return not _hidden and (sys.stderr.isatty() or "ipykernel" in sys.modules)
+    return not _hidden and (sys.stderr.isatty() or in_notebook())
 
 
 def progress_bar(*args, disable: bool = False, **kwargs) -> tqdm:

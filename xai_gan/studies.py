@@ -12,7 +12,7 @@ from typing import Callable, NamedTuple
 import pandas as pd
 from torch.utils.data import default_collate
 
-from . import classifiers, data, explainers, gan, interpret, metrics, plotting, store, workers
+from . import classifiers, data, explainers, gan, interpret, metrics, plotting, store
 from .config import RunConfig
 from .io import save_json
 from .layout import folder_name
@@ -125,17 +125,16 @@ def cross_architecture(config: RunConfig, splits: dict | None = None) -> pd.Data
         raise StudySkipped("the cross-architecture study leaves one CNN out: give at least two "
                          "--models")
     out = config.layout.study("cross-architecture")
-    generators, seen, tasks = {}, {}, []
+    generators, seen = {}, {}
     for held_out in config.models:
         others = [m for m in config.models if m != held_out]
         sub = transfer_config(config).with_gan(max_seconds=config.study_seconds)
         sub = sub.replace(models=others)
         print(f"cross-architecture: a GAN without {held_out}", flush=True)
         gan_dir = out / "gan" / f"without-{folder_name(held_out)}-{sub.gan_digest}"
-        tasks.append((sub, gan_dir))
+        train_generator(sub, gan_dir)
         generators[f"without {held_out}"] = gan_dir / "best.pt"
         seen[f"without {held_out}"] = others
-    workers.run(train_generator, tasks, config.worker_count())
     return _transfer_study(out, generators, _test_stores(config), seen, config.study_n)
 
 

@@ -1,16 +1,15 @@
-"""Independent pieces of a stage (one CNN's training, one store, one method's scores) on the
-CPU's cores: a few one-thread processes instead of one process whose threads wait on each
-other.
+"""Independent pieces of work (one method scored on one CNN) on the CPU's cores: a few
+one-thread processes instead of one process whose threads wait on each other.
 
-The zoo's convolutions at 48 px keep a second thread mostly idle: on the project's 2-core
-CPU one process with two threads trained a ResNet epoch in 3.3 s, while two one-thread
-processes trained two such epochs side by side in 4.2 s, 1.6x the work per second
-(``python benchmarks/workers.py``).
+On the project's 2-core CPU the main job's evaluation took 225 s on two one-thread workers
+against 277 s in one two-thread process, measured one after the other from fresh clones
+(1.23x). Training the CNNs gained little that way (158 s against 170 s for three CNNs on two
+workers) and work with a budget in seconds (the GANs) gets less done, so those stay in one
+process. ``python benchmarks/workers.py`` times both kinds side by side.
 """
 from __future__ import annotations
 
 import multiprocessing
-import sys
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterable
@@ -27,7 +26,7 @@ def default_workers(device=None) -> int:
     """How many processes share a stage's work: 2 on a CPU with two or more threads, else 1
     (a GPU's work is one process's; in Jupyter, lines printed by other processes would miss
     the notebook)."""
-    if resolve_device(device).type != "cpu" or "ipykernel" in sys.modules:
+    if resolve_device(device).type != "cpu" or progress.in_notebook():
         return 1
     return 2 if torch.get_num_threads() >= 2 else 1
 

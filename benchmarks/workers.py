@@ -15,6 +15,7 @@ Prints seconds and the ratio (one process / workers).
 """
 import argparse
 import time
+import warnings
 
 import torch
 
@@ -30,6 +31,7 @@ def train_epoch(name: str, n: int, size: int) -> float:
 
 
 def score(name: str, method: str, size: int) -> int:
+    warnings.simplefilter("ignore")  # untrained CNNs: all-zero maps are expected
     model = xg.classifiers.build(name, 6, seed=0).eval()
     test = xg.data.load("shapes", "test", size, n=8, seed=0)
     return len(xg.metrics.evaluate(model, test, [method], n=8, teacher="gradcam",

@@ -1,11 +1,12 @@
 """Independent pieces of work (one method scored on one CNN) on the CPU's cores: a few
 one-thread processes instead of one process whose threads wait on each other.
 
-On the project's 2-core CPU the main job's evaluation took 225 s on two one-thread workers
-against 277 s in one two-thread process, measured one after the other from fresh clones
-(1.23x). Training the CNNs gained little that way (158 s against 170 s for three CNNs on two
-workers) and work with a budget in seconds (the GANs) gets less done, so those stay in one
-process. ``python benchmarks/workers.py`` times both kinds side by side.
+On the project's 2-core CPU the main job's evaluation (of three CNNs then) took 225 s on two
+one-thread workers against 277 s in one two-thread process, from fresh clones one after the
+other (1.23x); ``python benchmarks/workers.py``, side by side, gives 1.32x for scoring and
+1.34x for training epochs. In the job, training gained less (158 s against 170 s: three CNNs
+of unequal length on two workers), and work with a budget in seconds (the GANs) gets less done
+when it shares the CPU, so both stay in one process.
 """
 from __future__ import annotations
 

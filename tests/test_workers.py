@@ -62,12 +62,18 @@ def test_evaluate_on_two_workers_scores_what_one_process_scores(tmp_path, one_th
         shutil.rmtree(tmp_path / "evaluation", ignore_errors=True)
         assert cli.main(["evaluate", *common, "--workers", str(n), "--methods", "gradcam",
                          "lrp", "random", "--metrics", "deletion_auc", "max_sensitivity",
-                         "ssim", "--n", "3"]) == 0
+                         "ssim", "ms_per_image", "--n", "3"]) == 0
         scores[n] = {cnn: pd.read_csv(tmp_path / "evaluation" / cnn / "per_image.csv")
                      for cnn in ("vgg", "resnet")}
         assert all((tmp_path / "evaluation" / cnn / "examples.png").exists()
                    for cnn in ("vgg", "resnet"))
     for cnn in ("vgg", "resnet"):
-        assert len(scores[1][cnn]) == 3 * 3 * 3
-        assert scores[1][cnn].method.unique().tolist() == ["gradcam", "lrp", "random"]
-        pd.testing.assert_frame_equal(scores[1][cnn], scores[2][cnn])
+        one, two = (scores[n][cnn].sort_values(["method", "metric", "image"])
+                    .reset_index(drop=True) for n in (1, 2))
+        assert len(one) == 3 * 4 * 3 and one.method.unique().tolist() == ["gradcam", "lrp",
+                                                                           "random"]
+        timed = one.metric == "ms_per_image"  # timed anew: the same rows, other times
+        assert (two.value[timed] > 0).all() and timed.sum() == 3 * 3
+        pd.testing.assert_frame_equal(one[~timed], two[~timed])
+        pd.testing.assert_frame_equal(one[timed].drop(columns="value"),
+                                      two[timed].drop(columns="value"))

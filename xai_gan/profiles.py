@@ -1,5 +1,5 @@
-"""Run sizes: ``full`` (the real thing), ``main`` (the main job, ``xai-gan run``, in about 15
-minutes on a 2-core CPU: 14 to 18 by the hour), ``pretrained`` (the same job on a pretrained
+"""Run sizes: ``full`` (the real thing), ``main`` (the main job, ``xai-gan run``, in about 12
+minutes on a 2-core CPU at its slow hours), ``pretrained`` (the same job on a pretrained
 ImageNet CNN and real photos, about 10 minutes) and ``ci`` (minutes on a CPU, for tests and
 nbval).
 

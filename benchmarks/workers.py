@@ -61,8 +61,9 @@ def main() -> None:
               for m in MODELS])]:
         alone, one = timed(func, tasks, 1)
         shared, many = timed(func, tasks, args.workers)
-        assert torch.allclose(torch.tensor(alone, dtype=torch.float), torch.tensor(shared, dtype=torch.float),
-                              rtol=0.05), "the workers computed something else"
+        assert torch.allclose(torch.tensor(alone, dtype=torch.float),
+                              torch.tensor(shared, dtype=torch.float), rtol=0.05), \
+            "the workers computed something else"
         print(f"| {label} | {one:.1f} | {many:.1f} | {one / many:.2f} |")
 
 

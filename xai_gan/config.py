@@ -158,7 +158,7 @@ class RunConfig:
         return gan.TrainConfig(**{**values, **changes, "seed": self.seed, "device": self.device})
 
     def worker_count(self) -> int:
-        """The processes a stage's work is spread over: ``workers``, else
+        """The processes the evaluation's methods are spread over: ``workers``, else
         :func:`xai_gan.workers.default_workers` for this run's device."""
         return self.workers or workers.default_workers(self.device)
 

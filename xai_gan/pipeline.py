@@ -150,6 +150,7 @@ def _models_to_evaluate(config: RunConfig) -> list[str]:
 
 
 def _evaluated_model(config: RunConfig, folder: str):
+    """The CNN evaluated into ``evaluation/<folder>/`` (eval mode)."""
     if config.checkpoint_path is not None:
         return classifiers.load_checkpoint(config.checkpoint_path, device=config.device)["model"]
     return load_classifier(config, next(m for m in config.models if folder_name(m) == folder))

@@ -1,6 +1,6 @@
 """Run sizes: ``full`` (the real thing), ``main`` (the main job, ``xai-gan run``, in about 12
 minutes on a 2-core CPU at its slow hours), ``pretrained`` (the same job on a pretrained
-ImageNet CNN and real photos, about 10 minutes) and ``ci`` (minutes on a CPU, for tests and
+ImageNet CNN and real photos, 10 to 14 minutes by the hour) and ``ci`` (minutes on a CPU, for tests and
 nbval).
 
 The profile is chosen by argument, else by the environment variable ``XAI_GAN_PROFILE``, else
@@ -43,8 +43,8 @@ PROFILES = {
     # in well under a second (Score-CAM, SISE and GFI take minutes per image on this CNN;
     # XGrad-CAM draws Grad-CAM's maps on it and LayerCAM scores inside Grad-CAM's intervals
     # on the photos, docs/pretrained.md), with the references; then the GAN on real photos.
-    # The metrics of one 128 px image cost about 2 s per method here (ROAD's imputation
-    # most), hence 12 test images: about 10 minutes on a 2-core CPU
+    # The metrics of one 128 px image cost 2 to 4 s per method here, by the hour (ROAD's
+    # imputation most), hence 12 test images: 10 to 14 minutes on a 2-core CPU
     "pretrained": {"image_size": {"default": 128}, "n_train": 1500, "n_eval": 150,
                    "n_explain": 12, "gan_epochs": 30, "gan_seconds": 150, "objective": "distil",
                    "gan_baselines": [], "map_size": 64, "n_study": 50,

@@ -6,7 +6,9 @@ one-thread workers against 277 s in one two-thread process, from fresh clones on
 other (1.23x); ``python benchmarks/workers.py``, side by side, gives 1.32x for scoring and
 1.34x for training epochs. In the job, training gained less (158 s against 170 s: three CNNs
 of unequal length on two workers), and work with a budget in seconds (the GANs) gets less done
-when it shares the CPU, so both stay in one process.
+when it shares the CPU, so both stay in one process. Larger tensors keep a second thread busy:
+the pretrained EfficientNet-Lite0's evaluation at 128 px took 468 s on the workers and 458 s
+in one process.
 """
 from __future__ import annotations
 

@@ -179,15 +179,14 @@ def _score_method(config: RunConfig, test, folder: str, method: str, n_examples:
     return table, explain(model, images, classifiers.predict(model, images).argmax(1))
 
 
-def _timed_alone(config: RunConfig, test, folder: str, methods: list[str],
+def _timed_alone(config: RunConfig, model, test, methods: list[str],
                  table: pd.DataFrame) -> pd.DataFrame:
     """``table`` with its cost rows timed again here, one method after another: a time taken
     beside another worker says as much about what that worker was doing."""
     cost = table.category == "cost"
     if not cost.any():
         return table
-    timed = metrics.evaluate(_evaluated_model(config, folder), test,
-                             {m: explainer(config, m) for m in methods},
+    timed = metrics.evaluate(model, test, {m: explainer(config, m) for m in methods},
                              list(table.metric[cost].unique()), n=config.n_explain,
                              device=config.device)
     return pd.concat([table[~cost], timed], ignore_index=True)
@@ -232,6 +231,7 @@ def evaluate(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
     # the slow methods first, so that the quick ones fill the workers' ends evenly
     methods_first = sorted(methods, key=lambda m: getattr(explainers.REGISTRY.get(m),
                                                           "quick", True))
+    n_workers = config.worker_count()
     summaries = []
     for folder in _models_to_evaluate(config):
         out = config.layout.evaluation(folder)
@@ -241,17 +241,18 @@ def evaluate(config: RunConfig, splits: dict | None = None) -> pd.DataFrame:
         print(f"evaluating {len(methods)} explainers on {folder}", flush=True)
         scored = dict(zip(methods_first, workers.run(
             _score_method, [(config, test, folder, m, n_examples) for m in methods_first],
-            config.worker_count())))
+            n_workers)))
+        model = _evaluated_model(config, folder)
         table = pd.concat([scored[m][0] for m in methods], ignore_index=True)
-        if config.worker_count() > 1:
-            table = _timed_alone(config, test, folder, methods, table)
+        if n_workers > 1:
+            table = _timed_alone(config, model, test, methods, table)
         summary = metrics.summarise(table).assign(model=folder)
         save(out, {"per_image.csv": table, "summary.csv": summary},
              {"metric_bars.png": plotting.metric_bars(table),
               "rank_table.png": plotting.rank_table(
                   summary, *metrics.not_rankings(summary, config.teacher)),
-              "examples.png": _examples(_evaluated_model(config, folder), test,
-                                        {m: scored[m][1] for m in methods}, n_examples)},
+              "examples.png": _examples(model, test, {m: scored[m][1] for m in methods},
+                                        n_examples)},
              {**settings, "model": folder})
         summaries.append(summary)
     return pd.concat(summaries, ignore_index=True)

@@ -1,7 +1,7 @@
 """Run sizes: ``full`` (the real thing), ``main`` (the main job, ``xai-gan run``, in about 12
 minutes on a 2-core CPU at its slow hours), ``pretrained`` (the same job on a pretrained
-ImageNet CNN and real photos, 10 to 14 minutes by the hour) and ``ci`` (minutes on a CPU, for tests and
-nbval).
+ImageNet CNN and real photos, 10 to 14 minutes by the hour) and ``ci`` (minutes on a CPU,
+for tests and nbval).
 
 The profile is chosen by argument, else by the environment variable ``XAI_GAN_PROFILE``, else
 ``full`` (``main`` for ``xai-gan run``).

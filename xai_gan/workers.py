@@ -26,7 +26,7 @@ _POOLS: dict[tuple[int, int], ProcessPoolExecutor] = {}
 
 
 def default_workers(device=None) -> int:
-    """How many processes share a stage's work: 2 on a CPU with two or more threads, else 1
+    """How many processes share the evaluation's work: 2 on a CPU with two or more threads, else 1
     (a GPU's work is one process's; in Jupyter, lines printed by other processes would miss
     the notebook)."""
     if resolve_device(device).type != "cpu" or progress.in_notebook():
